@@ -18,13 +18,14 @@ from llmguide import __version__
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the `llmguide` command.
 
-    Example:
-        ```python
-        from llmguide.cli import build_parser
+    For example:
 
-        print(build_parser().prog)
-        #> llmguide
-        ```
+    ```python
+    from llmguide.cli import build_parser
+
+    print(build_parser().prog)
+    #> llmguide
+    ```
     """
     parser = argparse.ArgumentParser(
         prog="llmguide",
@@ -40,12 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with `argv` (default: `sys.argv[1:]`) and return the exit status.
 
-    Example:
-        ```python
-        from llmguide.cli import main
+    For example:
 
-        status = main([])  # no subcommand: prints the help and returns 0
-        ```
+    ```python
+    from llmguide.cli import main
+
+    status = main([])  # no subcommand: prints the help and returns 0
+    ```
     """
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -1,0 +1,37 @@
+"""Root conftest: checks the set-up, then loads the docs harness (tests/docblocks.py).
+
+Running `pytest` without the set-up done gives one line saying what to run, not a stack trace.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent
+SETUP_HINT = "run `make test` (it creates .venv and installs everything), or `pip install -e '.[docs,test]'`"
+
+_missing = [
+    name
+    for name in ("pytest_markdown_docs", "markdown_it", "matplotlib", "llmguide", "torch", "numpy")
+    if importlib.util.find_spec(name) is None
+]
+
+if _missing:
+
+    def pytest_addoption(parser: pytest.Parser) -> None:
+        # Accept the options of pyproject's addopts so that the message below is what the user sees.
+        parser.addoption("--markdown-docs", action="store_true")
+        parser.addoption("--markdown-docs-syntax", action="store")
+
+    def pytest_configure(config: pytest.Config) -> None:
+        raise pytest.UsageError(
+            f"the test set-up is not done: missing {', '.join(_missing)} in {sys.executable}. {SETUP_HINT}."
+        )
+
+else:
+    sys.path.insert(0, str(ROOT / "tests"))
+    pytest_plugins = ["docblocks", "pytester"]

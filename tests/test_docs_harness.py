@@ -1,0 +1,163 @@
+"""The docs harness catches each known trap of pytest-markdown-docs, proven on planted pages.
+
+Each test writes a small Markdown page into a temporary project, runs pytest on it in a subprocess exactly as
+the project does (`--markdown-docs --markdown-docs-syntax=superfences` + tests/docblocks.py), and checks that
+the run fails (or passes) with a message naming the file and the line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from docblocks import lint_markdown, scan_fences
+
+HERE = Path(__file__).parent
+FENCE = "```"
+
+
+@pytest.fixture
+def run_page(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PYTHONPATH", str(HERE))
+    pytester.makeini("[pytest]\naddopts = --markdown-docs --markdown-docs-syntax=superfences -p docblocks\n")
+
+    def run(text: str, *args: str) -> tuple[pytest.RunResult, Path]:
+        page = pytester.path / "page.md"
+        page.write_text(text.replace("'''", FENCE))
+        return pytester.runpytest_subprocess(str(page), "-p", "no:cacheprovider", *args), page
+
+    return run
+
+
+GOOD = """# A good page
+
+'''python
+x = 21
+print(x * 2)
+#> 42
+for i in range(2):
+    print(i)
+#> 0
+#> 1
+'''
+
+Continuing from the block above:
+
+'''{.python continuation}
+y = x + 1
+print(y)
+#> 22
+'''
+
+'''{.python notest}
+# Not run by the tests: it needs a CUDA GPU.
+import torch
+torch.zeros(1, device="cuda")
+'''
+"""
+
+
+def test_good_page_passes_and_is_reported(run_page):
+    result, _ = run_page(GOOD)
+    result.assert_outcomes(passed=3)  # two blocks + the page's lint item
+    result.stdout.fnmatch_lines(["*docs blocks per page*", "page.md: 2 ran, 0 failed, 1 not run (notest)"])
+
+
+def test_raising_block_names_file_and_line(run_page):
+    result, page = run_page("# P\n\ntext\n\n'''python\nx = 1\nraise RuntimeError('boom')\n'''\n")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines([f"{page}:5: this block raised an exception", "*RuntimeError: boom*"])
+
+
+def test_stale_output_fails_naming_the_line(run_page):
+    result, page = run_page("# P\n\n'''python\nprint(6 * 7)\n#> 41\n'''\n")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines([f"{page}:5: stale output*", "-41", "+42"])
+
+
+def test_printing_without_shown_output_fails(run_page):
+    result, page = run_page("# P\n\n'''python\nx = 2\nprint(x)\n'''\n")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines([f"{page}:5: this statement prints output but the page shows no*"])
+
+
+def test_shown_output_that_is_not_printed_fails(run_page):
+    result, page = run_page("# P\n\n'''python\nx = 2\n#> 2\n'''\n")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [f"{page}:5: the page shows `#>` output, but the statement at line 4 prints nothing*"]
+    )
+
+
+def test_indented_fence_fails_the_lint(run_page):
+    text = (
+        "# P\n\n'''python\nprint(1)\n#> 1\n'''\n\n!!! note\n    '''python\n    raise SystemExit(3)\n    '''\n"
+    )
+    result, page = run_page(text)
+    result.assert_outcomes(failed=1, passed=1)  # the indented block is NOT run: only the lint catches it
+    result.stdout.fnmatch_lines([f"{page}:9: this Python fence would be silently skipped*"])
+
+
+def test_fence_in_a_tab_fails_the_lint(run_page):
+    text = "# P\n\n'''python\nprint(1)\n#> 1\n'''\n\n=== \"Tab\"\n\n    '''python\n    print(2)\n    '''\n"
+    result, page = run_page(text)
+    result.stdout.fnmatch_lines([f"{page}:10: this Python fence would be silently skipped*"])
+
+
+def test_bare_attribute_form_fails_the_lint(run_page):
+    text = "# P\n\n'''python\nprint(1)\n#> 1\n'''\n\n'''python notest\nprint(2)\n'''\n"
+    result, page = run_page(text)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines([f"{page}:8: attribute form `python notest` renders as garbage*"])
+
+
+def test_notest_without_reason_fails_the_lint(run_page):
+    text = "# P\n\n'''python\nprint(1)\n#> 1\n'''\n\n'''{.python notest}\nprint(2)\n'''\n"
+    result, page = run_page(text)
+    result.stdout.fnmatch_lines([f"{page}:8: a block that is not run must say why*"])
+
+
+def test_page_with_every_block_skipped_fails(run_page):
+    text = "# P\n\n'''{.python notest}\n# Not run by the tests: demo.\nprint(2)\n'''\n"
+    result, page = run_page(text)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"{page}:1: every Python block of this page is skipped*"])
+
+
+def test_figure_not_drawn_by_the_page_fails(run_page):
+    text = "# P\n\n'''python\nx = 1\n'''\n\n![a plot](figures/loss-curve.svg)\n"
+    result, page = run_page(text)
+    result.stdout.fnmatch_lines([f"{page}:7: the page shows figures/loss-curve.svg but none of its blocks*"])
+
+
+def test_continuation_does_not_rerun_earlier_blocks(run_page, pytester: pytest.Pytester):
+    log = pytester.path / "runs.log"
+    text = (
+        f"# P\n\n'''python\nwith open({str(log)!r}, 'a') as f:\n    f.write('ran\\n')\nn = 1\n'''\n\n"
+        "'''{.python continuation}\nn += 1\n'''\n\n'''{.python continuation}\nprint(n)\n#> 2\n'''\n"
+    )
+    result, _ = run_page(text)
+    result.assert_outcomes(passed=4)
+    assert log.read_text() == "ran\n"
+
+
+def test_continuation_selected_alone_reruns_its_chain_silently(run_page, pytester: pytest.Pytester):
+    text = "# P\n\n'''python\nn = 40\nprint('setup')\n#> setup\n'''\n\n'''{.python continuation}\nprint(n + 2)\n#> 42\n'''\n"
+    _, page = run_page(text)
+    result = pytester.runpytest_subprocess(f"{page}::[CodeFence#2][line:9]", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_update_outputs_rewrites_the_page(run_page, pytester: pytest.Pytester):
+    text = "# P\n\n'''python\nprint('a')\n#> stale\nx = 3\nprint(x)\n'''\n"
+    result, page = run_page(text, "--update-outputs")
+    result.assert_outcomes(passed=2)
+    assert page.read_text() == "# P\n\n```python\nprint('a')\n#> a\nx = 3\nprint(x)\n#> 3\n```\n"
+    again = pytester.runpytest_subprocess(str(page), "-p", "no:cacheprovider")
+    again.assert_outcomes(passed=2)
+
+
+def test_scanner_ignores_fences_shown_inside_a_longer_fence():
+    text = "````markdown\n```python\nprint(1)\n```\n````\n"
+    assert [f.lang for f in scan_fences(text)] == ["markdown"]
+    assert lint_markdown(Path("x.md"), text) == []
