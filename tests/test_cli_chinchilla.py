@@ -1,0 +1,98 @@
+"""Tests for `llmguide chinchilla`: the table it prints agrees with llmguide.scaling and with hand-computed
+values, and bad input exits with status 2 and a one-line message naming the flag."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from llmguide.cli import main
+from llmguide.scaling import compute_optimal
+
+
+def _rows(out: str) -> dict[str, list[float]]:
+    """The table rows by method label: the numbers at the end of each line."""
+    rows = {}
+    for line in out.splitlines()[2:]:
+        label, numbers = line[:24].strip(), [float(x) for x in line[24:].split()]
+        rows[label] = numbers
+    return rows
+
+
+def test_flops(capsys):
+    assert main(["chinchilla", "--flops", "1e21"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "Budget: 1.00e+21 FLOPs"
+    rows = _rows(out)
+    assert list(rows) == ["20 tokens/param", "Hoffmann 2022 (A3)", "Besiroglu 2024 (refit)"]
+    n, _tokens, ratio, flops = rows["20 tokens/param"]
+    assert n == pytest.approx((1e21 / 120) ** 0.5, rel=5e-3)  # N = sqrt(C / (6 * 20))
+    assert ratio == 20.0
+    assert flops == 1e21
+    n_fit, d_fit = compute_optimal(1e21, method="besiroglu-2024")
+    assert rows["Besiroglu 2024 (refit)"][:2] == pytest.approx([n_fit, d_fit], rel=5e-3)
+
+
+def test_params(capsys):
+    assert main(["chinchilla", "--params", "7e9"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert rows["20 tokens/param"] == pytest.approx([7e9, 1.4e11, 20.0, 5.88e21], rel=5e-3)
+    for n, _, _, _ in rows.values():
+        assert n == 7e9
+
+
+def test_hardware_budget(capsys):
+    assert main(["chinchilla", "--gpus", "8", "--hours", "24", "--gpu", "h100", "--mfu", "0.4"]) == 0
+    out = capsys.readouterr().out
+    expected = 8 * 24 * 3600 * 989e12 * 0.4
+    assert out.splitlines()[0].startswith("Budget: 8 x h100 (989 TFLOP/s peak) for 24 h at 40% MFU = ")
+    assert float(out.splitlines()[0].split("= ")[1].split()[0]) == pytest.approx(expected, rel=5e-3)
+    for row in _rows(out).values():
+        assert row[3] == pytest.approx(expected, rel=5e-3)
+
+
+def test_time_column_with_params(capsys):
+    assert main(["chinchilla", "--params", "7e9", "--gpus", "8", "--gpu", "h100"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[1].split()[-1] == "hours"
+    # 6 * 7e9 * 140e9 FLOPs / (8 * 989e12 * 0.4 FLOP/s) / 3600 s/h = 516 h
+    assert _rows(out)["20 tokens/param"][-1] == 516
+
+
+def test_console_script_runs():
+    result = subprocess.run(
+        [sys.executable, "-m", "llmguide", "chinchilla", "--flops", "5.76e23"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "Besiroglu 2024 (refit)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "give one of --flops, --params or --hours"),
+        (["--flops=-1e21"], "--flops must be a finite number > 0"),
+        (["--flops", "nan"], "--flops must be a finite number > 0"),
+        (["--params", "0"], "--params must be a finite number > 0"),
+        (["--hours", "24"], "--hours needs --gpus and --gpu"),
+        (["--gpus", "8", "--hours", "-3", "--gpu", "h100"], "--hours must be a finite number > 0"),
+        (["--gpus", "8", "--hours", "24", "--gpu", "h900"], "unknown gpu 'h900'; known: h100"),
+        (["--gpus", "8", "--hours", "24", "--gpu", "h100", "--mfu", "1.5"], r"--mfu must be in (0, 1]"),
+        (["--gpus", "8", "--hours", "24", "--gpu", "h100", "--mfu", "0"], r"--mfu must be in (0, 1]"),
+        (["--gpus", "0", "--hours", "24", "--gpu", "h100"], "--gpus must be a whole number >= 1"),
+        (["--gpus", "8", "--hours", "24"], "--gpus and --gpu go together"),
+        (["--flops", "1e21", "--params", "7e9"], "not allowed with argument"),
+        (["--flops", "lots"], "invalid float value"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        main(["chinchilla", *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
