@@ -1,0 +1,558 @@
+"""A small GPT: the decoder-only transformer of GPT-2, written to be read top to bottom.
+
+The layout follows Andrej Karpathy's nanoGPT `model.py` (MIT licence), and so GPT-2: a configuration
+dataclass, the attention written out by hand (for the guide), the blocks, then the model. The parameter names
+(`transformer.wte`, `transformer.h.0.attn.c_attn`, `lm_head`, ...) are GPT-2's, so a GPT-2 state dict maps
+onto this model one to one.
+
+- `GPTConfig`: the sizes, checked when the config is built.
+- `attention_weights` and `attention`: softmax(Q K^T / sqrt(d)) V, spelled out. The model itself calls
+  `torch.nn.functional.scaled_dot_product_attention`, which computes the same thing with fused kernels
+  (flash attention on CUDA) and is tested equal to `attention`.
+- `CausalSelfAttention`, `MLP`, `Block`: one pre-LayerNorm transformer block.
+- `KVCache`: the keys and values of the positions already seen, so that generation does one position's work
+  per new token.
+- `GPT`: embeddings, blocks, final LayerNorm and a language-model head tied to the token embedding;
+  `forward` gives logits for every position and the loss, `generate` samples new tokens.
+
+The same code runs on CPU, CUDA and MPS: move the model and the token ids with `.to(device)`
+(see `llmguide.device`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "GPT",
+    "MLP",
+    "Block",
+    "CausalSelfAttention",
+    "GPTConfig",
+    "KVCache",
+    "attention",
+    "attention_weights",
+]
+
+
+@dataclass
+class GPTConfig:
+    """The sizes of a GPT. The defaults are the small byte-level model the guide trains on a CPU.
+
+    For example:
+
+    ```python
+    from llmguide.model import GPTConfig
+
+    config = GPTConfig(n_layer=2, n_head=4, n_embd=64)
+    print(config.n_embd // config.n_head)  # the width of one head
+    #> 16
+    ```
+
+    Attributes:
+        vocab_size: number of token ids (256 for the byte tokenizer; 50257 for GPT-2's BPE).
+        block_size: longest context in tokens, i.e. the number of learned positions.
+        n_layer: number of transformer blocks.
+        n_head: attention heads per block; must divide `n_embd`.
+        n_embd: width of the residual stream (the embedding size).
+        dropout: dropout probability in [0, 1) used while training (0 turns it off).
+        bias: whether the linear layers and LayerNorms have biases (GPT-2: yes).
+
+    Raises:
+        ValueError: a size is not a positive integer, `n_embd` is not divisible by `n_head`, `dropout` is
+            outside [0, 1), or `bias` is not a bool. The message names the field.
+    """
+
+    vocab_size: int = 256
+    block_size: int = 256
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.n_embd % self.n_head != 0:
+            raise ValueError(
+                f"n_embd must be divisible by n_head, got n_embd={self.n_embd} and n_head={self.n_head}"
+            )
+        dropout = self.dropout
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        if not isinstance(self.bias, bool):
+            raise ValueError(f"bias must be True or False, got {self.bias!r}")
+
+
+def attention_weights(q: torch.Tensor, k: torch.Tensor, causal: bool = True) -> torch.Tensor:
+    """Return the attention weights softmax(Q K^T / sqrt(d)): one row per query, each row summing to 1.
+
+    For example:
+
+    ```python
+    import torch
+    from llmguide.model import attention_weights
+
+    q = k = torch.zeros(1, 3, 4)  # equal scores: each query spreads evenly over what it may see
+    print(attention_weights(q, k)[0])
+    #> tensor([[1.0000, 0.0000, 0.0000],
+    #>         [0.5000, 0.5000, 0.0000],
+    #>         [0.3333, 0.3333, 0.3333]])
+    ```
+
+    Args:
+        q: queries, shape `(..., T, d)`.
+        k: keys, shape `(..., S, d)`.
+        causal: if true, a query may not look at keys after its own position. With fewer queries than keys
+            (`T < S`) the queries are the last `T` positions, as when a cache holds the earlier keys.
+
+    Returns:
+        Weights of shape `(..., T, S)`; masked entries are exactly 0.
+    """
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if causal:
+        T, S = scores.shape[-2:]
+        allowed = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(diagonal=S - T)
+        scores = scores.masked_fill(~allowed, float("-inf"))
+    return scores.softmax(dim=-1)
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = True) -> torch.Tensor:
+    """Scaled dot-product attention written out: softmax(Q K^T / sqrt(d)) V.
+
+    This is what `torch.nn.functional.scaled_dot_product_attention` computes; the model uses that one, whose
+    fused kernels never build the T x T matrix of weights. This version is for reading and for checking.
+
+    For example:
+
+    ```python
+    import torch
+    import torch.nn.functional as F
+    from llmguide.model import attention
+
+    q, k, v = torch.randn(3, 2, 4, 5, 8, generator=torch.Generator().manual_seed(0))
+    ours = attention(q, k, v)
+    theirs = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    print(torch.allclose(ours, theirs, atol=1e-6))
+    #> True
+    ```
+
+    Args:
+        q: queries, shape `(..., T, d)`.
+        k: keys, shape `(..., S, d)`.
+        v: values, shape `(..., S, d_v)`.
+        causal: mask out the keys after each query's position (see `attention_weights`).
+
+    Returns:
+        Shape `(..., T, d_v)`: each output row is a weighted average of the rows of `v`.
+    """
+    return attention_weights(q, k, causal) @ v
+
+
+class KVCache:
+    """The keys and values of every layer for the positions seen so far, in buffers of `max_len` positions.
+
+    `GPT.generate` makes one; you rarely need it yourself. Each attention layer stores the keys and values of
+    the new positions with `update` and attends over everything stored; the model then advances `length`.
+
+    Args:
+        n_layer: number of layers to hold keys and values for.
+        max_len: most positions the cache can hold (the model's `block_size`).
+    """
+
+    def __init__(self, n_layer: int, max_len: int) -> None:
+        self.max_len = max_len
+        self.length = 0  # positions stored so far
+        self.keys: list[torch.Tensor | None] = [None] * n_layer
+        self.values: list[torch.Tensor | None] = [None] * n_layer
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store `k` and `v` (shape `(B, n_head, T, head_dim)`) after the `length` positions already held.
+
+        Args:
+            layer: index of the calling layer.
+            k: keys of the new positions.
+            v: values of the new positions.
+
+        Returns:
+            The keys and values of all `length + T` positions, shape `(B, n_head, length + T, head_dim)`.
+
+        Raises:
+            ValueError: the new positions do not fit in `max_len`.
+        """
+        end = self.length + k.size(2)
+        if end > self.max_len:
+            raise ValueError(f"the KV cache holds at most {self.max_len} positions, asked for {end}")
+        if self.keys[layer] is None:  # allocate on first use, in the dtype and on the device of k
+            B, n_head, _, head_dim = k.shape
+            self.keys[layer] = k.new_empty(B, n_head, self.max_len, head_dim)
+            self.values[layer] = v.new_empty(B, n_head, self.max_len, v.size(-1))
+        keys, values = self.keys[layer], self.values[layer]
+        keys[:, :, self.length : end] = k
+        values[:, :, self.length : end] = v
+        return keys[:, :, :end], values[:, :, :end]
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention: every position attends to itself and the positions before it.
+
+    Args:
+        config: the model's sizes.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.n_head = config.n_head
+        self.n_embd = config.n_embd
+        self.dropout = config.dropout
+        # queries, keys and values of all heads in one matrix multiply, then the output projection
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        """Attend over the sequence `x` of shape `(B, T, n_embd)`; return the same shape.
+
+        Args:
+            x: the LayerNorm-ed residual stream.
+            cache: if given, `x` holds the positions that follow the `cache.length` positions in the cache,
+                and their keys and values are added to it.
+            layer: this layer's index in `cache`.
+
+        Returns:
+            Shape `(B, T, n_embd)`.
+        """
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        # (B, T, C) -> (B, n_head, T, head_dim): each head attends with its own slice of the width
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        dropout_p = self.dropout if self.training else 0.0
+        if cache is None or cache.length == 0:
+            if cache is not None:
+                cache.update(layer, k, v)
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
+        else:
+            past = cache.length
+            k, v = cache.update(layer, k, v)
+            # the new queries are the last T of past + T positions: query i sees keys 0 .. past + i
+            mask = None if T == 1 else torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(past)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # the heads side by side again
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    """The position-wise feed-forward network: widen 4x, GELU, project back.
+
+    Args:
+        config: the model's sizes.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.gelu = nn.GELU()
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the MLP to each position of `x` (shape `(B, T, n_embd)`) independently.
+
+        Args:
+            x: the LayerNorm-ed residual stream.
+
+        Returns:
+            Shape `(B, T, n_embd)`.
+        """
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+
+
+class Block(nn.Module):
+    """One transformer block, pre-LayerNorm as in GPT-2: `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`.
+
+    Args:
+        config: the model's sizes.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        """Update the residual stream `x` (shape `(B, T, n_embd)`).
+
+        Args:
+            x: the residual stream.
+            cache: passed on to the attention (see `CausalSelfAttention.forward`).
+            layer: this block's index in `cache`.
+
+        Returns:
+            Shape `(B, T, n_embd)`.
+        """
+        x = x + self.attn(self.ln_1(x), cache, layer)
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    """A GPT-2 style language model.
+
+    Token embedding plus learned position embedding, `n_layer` blocks, a final LayerNorm, and a linear head
+    without bias whose weight is the token embedding matrix (weight tying, as in GPT-2). Weights start as in
+    GPT-2: normal with standard deviation 0.02, biases 0, and the two projections in each block that add into
+    the residual stream (`attn.c_proj`, `mlp.c_proj`) scaled down by 1/sqrt(2 * n_layer), so that the stream's
+    variance does not grow with depth.
+
+    For example:
+
+    ```python
+    import torch
+    from llmguide.model import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=256, block_size=16, n_layer=2, n_head=2, n_embd=32))
+    idx = torch.tensor([list(b"hello")])  # bytes are token ids
+    logits, loss = model(idx)
+    print(tuple(logits.shape))  # (batch, positions, vocab): a prediction at every position
+    #> (1, 5, 256)
+    print(f"{model.num_params():,} parameters")
+    #> 34,176 parameters
+    ```
+
+    Args:
+        config: the sizes; see `GPTConfig`.
+
+    Raises:
+        TypeError: `config` is not a `GPTConfig`.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
+        self.config = config
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Embedding(config.vocab_size, config.n_embd),  # token embedding
+                wpe=nn.Embedding(config.block_size, config.n_embd),  # position embedding
+                drop=nn.Dropout(config.dropout),
+                h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+                ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+            )
+        )
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.transformer.wte.weight = self.lm_head.weight  # weight tying: one matrix, two uses
+
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):  # the projections that add into the residual stream
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def num_params(self, non_embedding: bool = False) -> int:
+        """Count the parameters; the tied token-embedding / head matrix counts once.
+
+        For example, GPT-2 small, built on the meta device (shapes only, no memory):
+
+        ```python
+        import torch
+        from llmguide.model import GPT, GPTConfig
+
+        with torch.device("meta"):
+            gpt2 = GPT(GPTConfig(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768))
+        print(f"{gpt2.num_params():,}")
+        #> 124,439,808
+        ```
+
+        Args:
+            non_embedding: leave out the token and position embeddings. This is the count N of Kaplan et al.
+                (2020), "Scaling Laws for Neural Language Models", about 12 * n_layer * n_embd^2. (nanoGPT's
+                `get_num_params(non_embedding=True)` leaves out only the position embedding.)
+
+        Returns:
+            The number of parameters (scalars).
+        """
+        n = sum(p.numel() for p in self.parameters())  # parameters() yields the tied matrix once
+        if non_embedding:
+            n -= self.transformer.wte.weight.numel() + self.transformer.wpe.weight.numel()
+        return n
+
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Predict the next token at every position.
+
+        Args:
+            idx: token ids, an integer tensor of shape `(B, T)` with `1 <= T <= block_size` and every id in
+                `[0, vocab_size)`.
+            targets: optional, shape `(B, T)`: the token that follows each position. Entries equal to -1
+                are left out of the loss.
+
+        Returns:
+            `(logits, loss)`: logits of shape `(B, T, vocab_size)` (unnormalised log-probabilities of the
+            next token), and the mean cross-entropy in nats per token, or `None` without `targets`.
+
+        Raises:
+            TypeError: `idx` or `targets` is not an integer tensor.
+            ValueError: `idx` is not 2-D, is empty, is longer than `block_size` or holds an id outside the
+                vocabulary; `targets` has another shape than `idx`.
+        """
+        self._check_idx(idx)
+        logits = self.lm_head(self._hidden(idx))
+        loss = None
+        if targets is not None:
+            if not isinstance(targets, torch.Tensor) or targets.is_floating_point() or targets.is_complex():
+                raise TypeError("targets must be an integer tensor of token ids")
+            if targets.shape != idx.shape:
+                raise ValueError(
+                    f"targets must have the shape of idx {tuple(idx.shape)}, got {tuple(targets.shape)}"
+                )
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        return logits, loss
+
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        *,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        min_p: float | None = None,
+        generator: torch.Generator | None = None,
+        use_cache: bool = True,
+    ) -> torch.Tensor:
+        """Append `max_new_tokens` sampled tokens to each row of `idx` and return the longer ids.
+
+        Each new token is drawn by `llmguide.sampling.sample` from the logits at the last position (with
+        `temperature=0`: the most likely token). The model sees at most the last `block_size` tokens: a longer
+        context is cropped from the left. The model is in eval mode while generating (no dropout) and is put
+        back in its previous mode afterwards; no gradients are recorded.
+
+        The KV cache (`use_cache=True`) keeps every layer's keys and values, so each new token costs one
+        position's work instead of a pass over the whole context. Positions are learned and absolute, so once
+        the sequence outgrows `block_size` the cache cannot slide along: cropping one token from the left
+        moves every remaining token to a new position, which changes all their keys and values. From then on
+        each step refills the cache from the cropped window, the same work as without the cache. The tokens
+        are the same with and without the cache (tested for greedy and seeded sampling, before and after
+        `block_size`); the logits agree up to float rounding.
+
+        For example:
+
+        ```python
+        import torch
+        from llmguide.model import GPT, GPTConfig
+
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(block_size=16, n_layer=2, n_head=2, n_embd=32))
+        prompt = torch.tensor([list(b"ab")])
+        out = model.generate(prompt, 5, temperature=0)  # greedy
+        print(tuple(out.shape))
+        #> (1, 7)
+        print(torch.equal(out, model.generate(prompt, 5, temperature=0, use_cache=False)))
+        #> True
+        ```
+
+        Args:
+            idx: prompt token ids, an integer tensor of shape `(B, T)`, `T >= 1`, ids in `[0, vocab_size)`.
+            max_new_tokens: number of tokens to add, `>= 0`.
+            temperature: softmax temperature, `>= 0`; 0 means greedy.
+            top_k: keep only the `top_k` most likely tokens (and those tied with the k-th).
+            top_p: keep the smallest set of most likely tokens whose total probability is `>= top_p`.
+            min_p: keep the tokens whose probability is `>= min_p` times the largest.
+            generator: a seeded `torch.Generator` on the model's device makes the draws reproducible.
+            use_cache: reuse the keys and values of earlier positions (faster, same tokens).
+
+        Returns:
+            Token ids of shape `(B, T + max_new_tokens)`: the prompt followed by the new tokens.
+
+        Raises:
+            TypeError: `idx` is not an integer tensor.
+            ValueError: `idx` is not 2-D, is empty or holds ids outside the vocabulary; `max_new_tokens` is
+                not an integer `>= 0`; a sampling argument is out of range (raised by `sample`).
+        """
+        from llmguide.sampling import sample
+
+        self._check_idx(idx, any_length=True)
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
+        block_size = self.config.block_size
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                cache = None
+                for _ in range(max_new_tokens):
+                    if cache is not None and cache.length < block_size:
+                        hidden = self._hidden(idx[:, -1:], cache)  # only the newest token is new
+                    else:  # the first step, or the window is full and must be refilled (see above)
+                        cache = KVCache(self.config.n_layer, block_size) if use_cache else None
+                        hidden = self._hidden(idx[:, -block_size:], cache)
+                    logits = self.lm_head(hidden[:, -1])
+                    next_id = sample(
+                        logits,
+                        temperature=temperature,
+                        top_k=top_k,
+                        top_p=top_p,
+                        min_p=min_p,
+                        generator=generator,
+                    )
+                    idx = torch.cat([idx, next_id.to(idx.dtype).unsqueeze(1)], dim=1)
+        finally:
+            self.train(was_training)
+        return idx
+
+    def _hidden(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """The final, LayerNorm-ed residual stream, shape `(B, T, n_embd)`; positions continue the cache."""
+        start = 0 if cache is None else cache.length
+        pos = torch.arange(start, start + idx.size(1), device=idx.device)
+        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+        for layer, block in enumerate(self.transformer.h):
+            x = block(x, cache, layer)
+        if cache is not None:
+            cache.length += idx.size(1)
+        return self.transformer.ln_f(x)
+
+    def _check_idx(self, idx: torch.Tensor, any_length: bool = False) -> None:
+        """Raise a clear error unless `idx` is a non-empty (B, T) tensor of ids in the vocabulary."""
+        if (
+            not isinstance(idx, torch.Tensor)
+            or idx.dtype == torch.bool
+            or idx.is_floating_point()
+            or idx.is_complex()
+        ):
+            got = f"a tensor of dtype {idx.dtype}" if isinstance(idx, torch.Tensor) else type(idx).__name__
+            raise TypeError(f"idx must be an integer tensor of token ids, got {got}")
+        if idx.dim() != 2 or idx.size(0) == 0 or idx.size(1) == 0:
+            raise ValueError(f"idx must have shape (batch, positions) with both >= 1, got {tuple(idx.shape)}")
+        if not any_length and idx.size(1) > self.config.block_size:
+            raise ValueError(
+                f"idx has {idx.size(1)} positions, more than block_size={self.config.block_size}; "
+                f"crop it to the last {self.config.block_size} tokens"
+            )
+        # one reduction and one device sync; skipped while torch.compile traces (it would break the graph)
+        if not torch.compiler.is_compiling() and idx.device.type != "meta":
+            if bool(((idx < 0) | (idx >= self.config.vocab_size)).any()):
+                raise ValueError(
+                    f"idx holds token ids outside [0, vocab_size={self.config.vocab_size}): "
+                    f"min {int(idx.min())}, max {int(idx.max())}"
+                )

@@ -1,0 +1,259 @@
+"""Tests of llmguide.model against independent truths: brute-force attention, closed-form parameter counts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from llmguide.model import GPT, GPTConfig, attention, attention_weights
+
+TINY = dict(vocab_size=64, block_size=16, n_layer=2, n_head=2, n_embd=32)
+
+
+def tiny_model(seed: int = 0, **overrides: object) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(GPTConfig(**{**TINY, **overrides}))
+
+
+def brute_force_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
+    """Attention one query at a time in float64 with Python loops; queries are the last T of S positions."""
+    q, k, v = q.double(), k.double(), v.double()
+    *batch, T, d = q.shape
+    S = k.shape[-2]
+    out = torch.zeros(*batch, T, v.shape[-1], dtype=torch.float64)
+    for b in torch.cartesian_prod(*[torch.arange(n) for n in batch]).reshape(-1, len(batch)).tolist():
+        for i in range(T):
+            last = S - T + i if causal else S - 1  # the last key query i may see
+            scores = [
+                math.fsum(q[(*b, i)][c] * k[(*b, j)][c] for c in range(d)) / math.sqrt(d)
+                for j in range(last + 1)
+            ]
+            top = max(scores)
+            w = [math.exp(s - top) for s in scores]
+            total = math.fsum(w)
+            for j in range(last + 1):
+                out[(*b, i)] += w[j] / total * v[(*b, j)]
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------
+# attention
+# --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize(("T", "S"), [(5, 5), (1, 6), (3, 7)])
+def test_attention_matches_float64_brute_force(causal: bool, T: int, S: int) -> None:
+    g = torch.Generator().manual_seed(T * 10 + S)
+    q = torch.randn(2, 3, T, 4, generator=g)
+    k = torch.randn(2, 3, S, 4, generator=g)
+    v = torch.randn(2, 3, S, 6, generator=g)
+    expected = brute_force_attention(q, k, v, causal)
+    assert torch.allclose(attention(q.double(), k.double(), v.double(), causal), expected, atol=1e-12)
+    assert torch.allclose(attention(q, k, v, causal), expected.float(), atol=1e-5)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_attention_matches_sdpa(causal: bool) -> None:
+    g = torch.Generator().manual_seed(1)
+    q, k, v = torch.randn(3, 2, 4, 9, 16, generator=g)
+    assert torch.allclose(
+        attention(q, k, v, causal), F.scaled_dot_product_attention(q, k, v, is_causal=causal), atol=1e-5
+    )
+
+
+def test_attention_weights_are_causal_rows_summing_to_one() -> None:
+    g = torch.Generator().manual_seed(2)
+    w = attention_weights(torch.randn(6, 8, generator=g), torch.randn(6, 8, generator=g))
+    assert torch.equal(w.triu(diagonal=1), torch.zeros(6, 6))  # no weight on the future, exactly
+    assert torch.allclose(w.sum(-1), torch.ones(6))
+    assert w[0, 0] == 1.0  # the first position can only see itself
+
+
+# --------------------------------------------------------------------------------------------------------
+# config
+# --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("vocab_size", 0),
+        ("block_size", -1),
+        ("n_layer", 0),
+        ("n_head", 0),
+        ("n_embd", 0),
+        ("n_embd", 32.0),
+        ("n_layer", True),
+        ("dropout", 1.0),
+        ("dropout", -0.1),
+        ("dropout", float("nan")),
+        ("dropout", "0.1"),
+        ("bias", 1),
+    ],
+)
+def test_config_rejects_bad_values_naming_the_field(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=field):
+        GPTConfig(**{**TINY, field: value})
+
+
+def test_config_rejects_n_embd_not_divisible_by_n_head() -> None:
+    with pytest.raises(ValueError, match=r"n_embd.*n_head"):
+        GPTConfig(n_embd=30, n_head=4)
+
+
+def test_gpt_rejects_a_non_config() -> None:
+    with pytest.raises(TypeError, match="config"):
+        GPT({"n_layer": 2})  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------------------
+# parameter counts
+# --------------------------------------------------------------------------------------------------------
+
+
+def closed_form_params(V: int, T: int, L: int, d: int, bias: bool) -> int:
+    """GPT-2 parameter count from its architecture; the head shares the token embedding."""
+    b = 1 if bias else 0
+    layernorm = d + b * d
+    per_block = (
+        2 * layernorm
+        + (d * 3 * d + b * 3 * d)
+        + (d * d + b * d)
+        + (d * 4 * d + b * 4 * d)
+        + (4 * d * d + b * d)
+    )
+    return V * d + T * d + L * per_block + layernorm
+
+
+def test_gpt2_small_has_124_439_808_parameters() -> None:
+    # 124,439,808: GPT-2 small (124M) as counted by Hugging Face `GPT2LMHeadModel(...).num_parameters()`
+    # and by nanoGPT's `get_num_params(non_embedding=False)`.
+    with torch.device("meta"):
+        model = GPT(
+            GPTConfig(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768, bias=True)
+        )
+    assert model.num_params() == 124_439_808
+    assert model.num_params() == closed_form_params(50257, 1024, 12, 768, bias=True)
+    # non-embedding count (Kaplan et al. 2020): close to 12 * n_layer * d^2
+    assert model.num_params(non_embedding=True) == 124_439_808 - 50257 * 768 - 1024 * 768
+    assert abs(model.num_params(non_embedding=True) / (12 * 12 * 768**2) - 1) < 0.002
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_num_params_matches_closed_form_and_tensor_sizes(bias: bool) -> None:
+    model = tiny_model(bias=bias)
+    assert model.num_params() == closed_form_params(64, 16, 2, 32, bias)
+    unique = {p.data_ptr(): p.numel() for p in model.state_dict().values()}  # tied matrix listed twice
+    assert model.num_params() == sum(unique.values())
+    assert model.lm_head.weight is model.transformer.wte.weight
+    assert model.lm_head.bias is None
+
+
+# --------------------------------------------------------------------------------------------------------
+# forward
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_forward_gives_logits_for_every_position_and_loss_is_cross_entropy() -> None:
+    model = tiny_model()
+    g = torch.Generator().manual_seed(3)
+    idx = torch.randint(0, 64, (3, 10), generator=g)
+    targets = torch.randint(0, 64, (3, 10), generator=g)
+    logits, loss = model(idx, targets)
+    assert logits.shape == (3, 10, 64)
+    logp = logits.double().log_softmax(-1)
+    expected = -logp.gather(-1, targets.unsqueeze(-1)).mean()
+    assert abs(loss.item() - expected.item()) < 1e-5
+    assert model(idx)[1] is None
+
+
+def test_targets_minus_one_are_ignored() -> None:
+    model = tiny_model()
+    idx = torch.randint(0, 64, (2, 8), generator=torch.Generator().manual_seed(4))
+    targets = idx.clone()
+    targets[:, :4] = -1
+    logits, loss = model(idx, targets)
+    expected = F.cross_entropy(logits[:, 4:].reshape(-1, 64), idx[:, 4:].reshape(-1))
+    assert torch.allclose(loss, expected)
+
+
+def test_causality_future_tokens_do_not_change_earlier_logits() -> None:
+    model = tiny_model()
+    g = torch.Generator().manual_seed(5)
+    a = torch.randint(0, 64, (2, 12), generator=g)
+    b = a.clone()
+    b[:, 7:] = torch.randint(0, 64, (2, 5), generator=g)
+    la, lb = model(a)[0], model(b)[0]
+    assert torch.allclose(la[:, :7], lb[:, :7], atol=1e-6)
+    assert not torch.allclose(la[:, 7:], lb[:, 7:], atol=1e-3)  # the check above can fail
+
+
+def test_loss_at_init_is_close_to_log_vocab() -> None:
+    # small initial weights give nearly uniform predictions: cross-entropy ~ ln(vocab_size) on random targets
+    # (not on targets equal to the input: the tied embedding makes the current token a little likelier)
+    model = tiny_model(vocab_size=256)
+    g = torch.Generator().manual_seed(6)
+    idx, targets = torch.randint(0, 256, (2, 8, 16), generator=g)
+    _, loss = model(idx, targets)
+    assert abs(loss.item() - math.log(256)) < 0.1
+
+
+def test_tiny_model_overfits_a_fixed_batch() -> None:
+    model = tiny_model()
+    idx = torch.randint(0, 64, (4, 16), generator=torch.Generator().manual_seed(7))
+    x, y = idx[:, :-1], idx[:, 1:]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    first = model(x, y)[1].item()
+    for _ in range(150):
+        _, loss = model(x, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert first > 4.0
+    assert loss.item() < 0.1
+
+
+def test_dropout_is_active_in_train_mode_only() -> None:
+    model = tiny_model(dropout=0.5)
+    idx = torch.randint(0, 64, (2, 8), generator=torch.Generator().manual_seed(8))
+    model.eval()
+    assert torch.equal(model(idx)[0], model(idx)[0])
+    model.train()
+    assert not torch.equal(model(idx)[0], model(idx)[0])
+
+
+@pytest.mark.parametrize(
+    ("idx", "error", "pattern"),
+    [
+        (torch.tensor([[1.0, 2.0]]), TypeError, "idx"),
+        ([[1, 2]], TypeError, "idx"),
+        (torch.tensor([1, 2]), ValueError, "idx"),
+        (torch.zeros(1, 0, dtype=torch.long), ValueError, "idx"),
+        (torch.zeros(0, 3, dtype=torch.long), ValueError, "idx"),
+        (torch.zeros(1, 17, dtype=torch.long), ValueError, "block_size"),
+        (torch.tensor([[1, 64]]), ValueError, "vocab_size"),
+        (torch.tensor([[-1, 2]]), ValueError, "vocab_size"),
+    ],
+)
+def test_forward_rejects_bad_idx(idx: object, error: type[Exception], pattern: str) -> None:
+    with pytest.raises(error, match=pattern):
+        tiny_model()(idx)
+
+
+def test_forward_rejects_bad_targets() -> None:
+    model = tiny_model()
+    idx = torch.zeros(2, 4, dtype=torch.long)
+    with pytest.raises(ValueError, match="targets"):
+        model(idx, torch.zeros(2, 5, dtype=torch.long))
+    with pytest.raises(TypeError, match="targets"):
+        model(idx, torch.zeros(2, 4))
+
+
+def test_forward_accepts_int32_ids_and_a_full_block() -> None:
+    model = tiny_model()
+    idx = torch.randint(0, 64, (1, 16), generator=torch.Generator().manual_seed(9))
+    assert torch.allclose(model(idx.int())[0], model(idx)[0])
