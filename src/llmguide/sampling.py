@@ -1,0 +1,475 @@
+"""Turn a model's logits into a next token: softmax with temperature, top-k / top-p / min-p filters, sampling.
+
+A language model outputs one score (a *logit*) per vocabulary entry for the next position. This module turns
+those scores into a choice:
+
+- `softmax(logits, temperature)`: probabilities, computed stably (the row maximum is subtracted first).
+- `apply_temperature(logits, temperature)`: `logits / temperature`.
+- `top_k_filter`, `top_p_filter`, `min_p_filter`: set the logits of tokens that may not be drawn to `-inf`.
+- `sample(logits, temperature=..., top_k=..., top_p=..., min_p=...)`: one token id per row; `temperature=0`
+  is greedy decoding (argmax).
+
+Every function takes logits of any shape `(..., vocab)` (the vocabulary is the last axis; `softmax` takes
+`dim=`), as a `torch.Tensor` on any device (CPU, CUDA, MPS) or a NumPy array (the result then comes back as
+NumPy). float16 and bfloat16 logits are upcast to float32 for the arithmetic; float64 stays float64. Nothing
+loops over rows in Python.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+__all__ = ["apply_temperature", "min_p_filter", "sample", "softmax", "top_k_filter", "top_p_filter"]
+
+Logits = TypeVar("Logits", torch.Tensor, np.ndarray)
+"""A `torch.Tensor` or a NumPy array of floating dtype; results come back as the same kind."""
+
+_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_NUMPY_FLOATS = (np.float16, np.float32, np.float64)
+_NEG_INF = float("-inf")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Input checks and conversions
+
+
+def _as_tensor(logits: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, bool]:
+    """Return `(tensor, was_numpy)` after checking the kind, dtype and size of `logits` (not its values)."""
+    was_numpy = isinstance(logits, np.ndarray)
+    if was_numpy:
+        if logits.dtype.type not in _NUMPY_FLOATS:
+            raise TypeError(
+                f"logits must have a floating dtype (float16, float32 or float64 for NumPy), got {logits.dtype}"
+            )
+        tensor = torch.from_numpy(np.array(logits, copy=True))
+    elif isinstance(logits, torch.Tensor):
+        if logits.dtype not in _FLOAT_DTYPES:
+            raise TypeError(
+                "logits must have a floating dtype (float16, bfloat16, float32 or float64), "
+                f"got {logits.dtype}"
+            )
+        tensor = logits
+    else:
+        raise TypeError(f"logits must be a torch.Tensor or a numpy.ndarray, got {type(logits).__name__}")
+    if tensor.ndim == 0 or tensor.numel() == 0:
+        raise ValueError(
+            f"logits must be non-empty with shape (..., vocab) and vocab >= 1, got shape {tuple(tensor.shape)}"
+        )
+    return tensor, was_numpy
+
+
+def _back(result: torch.Tensor, was_numpy: bool) -> torch.Tensor | np.ndarray:
+    return result.cpu().numpy() if was_numpy else result
+
+
+def _compute_dtype(tensor: torch.Tensor) -> torch.dtype:
+    """float64 stays float64; everything else is computed in float32."""
+    return torch.float64 if tensor.dtype == torch.float64 else torch.float32
+
+
+def _row_max(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Maximum along `dim` (kept as a size-1 axis), after checking that every row has a usable maximum.
+
+    One reduction answers all three value checks: the maximum is NaN if the row contains a NaN (`amax`
+    propagates NaN), `+inf` if it contains `+inf`, and `-inf` if every entry is `-inf`.
+    """
+    m = x.amax(dim=dim, keepdim=True)
+    if not bool(torch.isfinite(m).all()):
+        if bool(torch.isnan(x).any()):
+            raise ValueError("logits contain NaN; every logit must be a real number or -inf")
+        if bool(torch.isposinf(x).any()):
+            raise ValueError("logits contain +inf; every logit must be finite or -inf")
+        raise ValueError(
+            "logits have a row whose entries are all -inf; at least one token per row needs a finite logit"
+        )
+    return m
+
+
+def _check_dim(dim: int, ndim: int) -> int:
+    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
+        raise TypeError(f"dim must be an integer, got {type(dim).__name__}")
+    if not -ndim <= dim < ndim:
+        raise ValueError(f"dim must be in [{-ndim}, {ndim - 1}] for logits with {ndim} axes, got {dim}")
+    return int(dim)
+
+
+def _check_temperature(temperature: float, *, allow_zero: bool) -> float:
+    allowed = "[0, inf) (0 means greedy)" if allow_zero else "(0, inf)"
+    if not isinstance(temperature, numbers.Real) or isinstance(temperature, bool):
+        raise TypeError(f"temperature must be a real number in {allowed}, got {type(temperature).__name__}")
+    t = float(temperature)
+    if math.isnan(t) or math.isinf(t) or t < 0 or (t == 0 and not allow_zero):
+        hint = "; for greedy decoding use sample(..., temperature=0)" if t == 0 else ""
+        raise ValueError(f"temperature must be finite and in {allowed}, got {temperature}{hint}")
+    return t
+
+
+def _check_top_k(k: int) -> int:
+    if not isinstance(k, numbers.Integral) or isinstance(k, bool):
+        raise TypeError(f"top_k must be an integer >= 1 (or None), got {type(k).__name__} {k!r}")
+    if k < 1:
+        raise ValueError(f"top_k must be an integer >= 1 (or None), got {k}")
+    return int(k)
+
+
+def _check_fraction(p: float, name: str, *, zero_allowed: bool) -> float:
+    allowed = "[0, 1]" if zero_allowed else "(0, 1] (0 excluded, 1 included)"
+    if not isinstance(p, numbers.Real) or isinstance(p, bool):
+        raise TypeError(f"{name} must be a real number in {allowed} (or None), got {type(p).__name__}")
+    value = float(p)
+    low_ok = value >= 0 if zero_allowed else value > 0
+    if math.isnan(value) or not low_ok or value > 1:
+        raise ValueError(f"{name} must be in {allowed}, got {p}")
+    return value
+
+
+def _check_generator(generator: torch.Generator | None, device: torch.device) -> None:
+    if generator is None:
+        return
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    g = generator.device
+    same = g.type == device.type and (g.index is None or device.index is None or g.index == device.index)
+    if not same:
+        raise ValueError(
+            f"generator is on device {g} but logits are on {device}; "
+            f"create it with torch.Generator(device=logits.device)"
+        )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Internal kernels: `z` is float32/float64 logits whose values are checked; they return masks of kept tokens.
+
+
+def _scaled(x: torch.Tensor, m: torch.Tensor, temperature: float) -> torch.Tensor:
+    """`(x - m) / temperature` without NaN: the maximum maps to exactly 0, everything else to <= 0 or -inf.
+
+    Subtracting the maximum first means dividing by a tiny temperature can only overflow towards -inf (a
+    probability of 0, which is the right answer). A temperature that would round to 0 or inf in float32
+    (below about 1e-38 or above 3e38) is applied in float64 instead, where every finite positive Python float
+    is representable; MPS has no float64, so there such temperatures are refused.
+    """
+    shifted = x - m
+    info = torch.finfo(x.dtype)
+    if not info.tiny <= temperature <= info.max:
+        if x.device.type == "mps":
+            raise ValueError(
+                f"temperature must be in [{info.tiny:.3g}, {info.max:.3g}] on MPS (no float64 there), "
+                f"got {temperature}; use temperature=0 for greedy decoding"
+            )
+        return (shifted.double() / temperature).to(x.dtype)
+    return shifted / temperature
+
+
+def _top_k_keep(z: torch.Tensor, k: int) -> torch.Tensor:
+    k = min(k, z.shape[-1])
+    kth = torch.topk(z, k, dim=-1).values[..., -1:]
+    return z >= kth
+
+
+def _top_p_keep(z: torch.Tensor, p: float) -> torch.Tensor:
+    sorted_z = torch.sort(z, dim=-1, descending=True).values
+    cumulative = torch.softmax(sorted_z, dim=-1).cumsum(dim=-1)
+    # Tokens strictly before the one that brings the total to >= p, plus that one; at least one, at most all.
+    n_keep = ((cumulative < p).sum(dim=-1, keepdim=True) + 1).clamp(max=z.shape[-1])
+    smallest_kept = sorted_z.gather(-1, n_keep - 1)
+    return z >= smallest_kept
+
+
+def _min_p_keep(z: torch.Tensor, m: torch.Tensor, p: float) -> torch.Tensor:
+    # probability_i / largest probability = exp(z_i - max z), whatever the normalisation.
+    return torch.exp(z - m) >= p
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Public functions
+
+
+def softmax(logits: Logits, temperature: float = 1.0, dim: int = -1) -> Logits:
+    """Probabilities from logits: `exp(logits / T)` normalised along `dim`, computed without overflow.
+
+    The maximum along `dim` is subtracted before dividing by the temperature and exponentiating, so logits
+    of +-1e30 or a temperature of 1e-8 give no overflow and no NaN; a `-inf` logit gets probability exactly 0.
+    `temperature=0` returns the limit T -> 0: probability shared equally by the entries tied for the maximum.
+
+    Args:
+        logits: scores of shape `(..., vocab)` (any float dtype, any device, or a NumPy array).
+        temperature: T >= 0 (finite). 1 leaves the logits as they are; below 1 sharpens, above 1 flattens.
+        dim: the axis that holds the vocabulary.
+
+    Returns:
+        Probabilities of the same shape, summing to 1 along `dim`: float32 (float64 for float64 logits),
+        a NumPy array if `logits` was one.
+
+    Raises:
+        TypeError: `logits` is not a float tensor/array, or `temperature`/`dim` has the wrong type.
+        ValueError: `logits` is empty or contains NaN or +inf or an all `-inf` row; `temperature` is
+            negative, NaN or infinite; `dim` is out of range.
+
+    For example:
+
+    ```python
+    import torch
+    from llmguide.sampling import softmax
+
+    logits = torch.tensor([2.0, 1.0, 0.0])
+    print([round(p, 3) for p in softmax(logits).tolist()])
+    #> [0.665, 0.245, 0.09]
+    print([round(p, 3) for p in softmax(logits, temperature=0.5).tolist()])
+    #> [0.867, 0.117, 0.016]
+    ```
+    """
+    tensor, was_numpy = _as_tensor(logits)
+    t = _check_temperature(temperature, allow_zero=True)
+    dim = _check_dim(dim, tensor.ndim)
+    x = tensor.to(_compute_dtype(tensor))
+    m = _row_max(x, dim)
+    if t == 0:
+        at_max = (x == m).to(x.dtype)
+        return _back(at_max / at_max.sum(dim=dim, keepdim=True), was_numpy)
+    e = torch.exp(_scaled(x, m, t))
+    return _back(e / e.sum(dim=dim, keepdim=True), was_numpy)
+
+
+def apply_temperature(logits: Logits, temperature: float) -> Logits:
+    """Divide logits by the temperature T: `logits / T`.
+
+    Softmax of the result is the tempered distribution: with probabilities `p_i = softmax(logits)_i`, it is
+    `p_i ** (1 / T)` renormalised. Half-precision logits are upcast to float32 first, so a small T does not
+    overflow float16's range (+-65504).
+
+    Args:
+        logits: scores of shape `(..., vocab)` (any float dtype, any device, or a NumPy array).
+        temperature: T > 0 (finite). T = 0 is refused here (division by zero); `sample(...,
+            temperature=0)` is greedy decoding.
+
+    Returns:
+        `logits / temperature`, float32 (float64 for float64 logits), a NumPy array if `logits` was one.
+
+    Raises:
+        TypeError: `logits` is not a float tensor/array, or `temperature` is not a real number.
+        ValueError: `logits` is empty or contains NaN, +inf or an all `-inf` row; `temperature` is not in
+            (0, inf); or the quotient overflows (use `softmax`/`sample`, which subtract the maximum first).
+
+    For example:
+
+    ```python
+    import torch
+    from llmguide.sampling import apply_temperature
+
+    print(apply_temperature(torch.tensor([2.0, 1.0, 0.0]), 0.5).tolist())
+    #> [4.0, 2.0, 0.0]
+    ```
+    """
+    tensor, was_numpy = _as_tensor(logits)
+    t = _check_temperature(temperature, allow_zero=False)
+    x = tensor.to(_compute_dtype(tensor))
+    _row_max(x)
+    info = torch.finfo(x.dtype)
+    out = x / t if info.tiny <= t <= info.max else (x.double() / t).to(x.dtype)
+    if bool(torch.isposinf(out).any()) or bool((torch.isneginf(out) & torch.isfinite(x)).any()):
+        raise ValueError(
+            f"logits / temperature overflows {x.dtype} for temperature={temperature}; "
+            "softmax(logits, temperature) and sample(...) subtract the maximum first and do not overflow"
+        )
+    return _back(out, was_numpy)
+
+
+def top_k_filter(logits: Logits, k: int) -> Logits:
+    """Keep the `k` largest logits per row (and every logit tied with the k-th largest); set the rest to -inf.
+
+    Ties: if the k-th and (k+1)-th largest logits are equal, both are kept, so more than `k` tokens can
+    survive and the result never depends on how a sort orders equal values. `k` at or above the vocabulary
+    size keeps everything. Because dividing by a temperature T > 0 keeps the order of the logits, top-k keeps
+    the same tokens at every temperature.
+
+    Args:
+        logits: scores of shape `(..., vocab)` (any float dtype, any device, or a NumPy array).
+        k: how many tokens to keep, an integer >= 1.
+
+    Returns:
+        Logits of the same shape and dtype (NumPy if `logits` was), removed entries set to `-inf`.
+
+    Raises:
+        TypeError: `logits` is not a float tensor/array, or `k` is not an integer.
+        ValueError: `logits` is empty or contains NaN, +inf or an all `-inf` row, or `k < 1`.
+
+    For example:
+
+    ```python
+    import torch
+    from llmguide.sampling import top_k_filter
+
+    print(top_k_filter(torch.tensor([3.0, 1.0, 2.0, 2.0, 0.0]), 2).tolist())
+    #> [3.0, -inf, 2.0, 2.0, -inf]
+    ```
+    """
+    tensor, was_numpy = _as_tensor(logits)
+    k = _check_top_k(k)
+    x = tensor.to(_compute_dtype(tensor))
+    _row_max(x)
+    return _back(tensor.masked_fill(~_top_k_keep(x, k), _NEG_INF), was_numpy)
+
+
+def top_p_filter(logits: Logits, p: float) -> Logits:
+    """Nucleus (top-p) filtering: keep the smallest set of most probable tokens whose total probability >= p.
+
+    Tokens are taken in order of decreasing probability until their probabilities add up to at least `p`;
+    the token that crosses `p` is kept, so at least one token always survives (the most probable one), even
+    for a tiny `p`. Tokens tied in probability with the least probable kept token are kept too (as in
+    `top_k_filter`). `p = 1` keeps every token. The probabilities are `softmax(logits)`: apply the
+    temperature first if there is one, since it changes which tokens make up the nucleus.
+
+    Args:
+        logits: scores of shape `(..., vocab)` (any float dtype, any device, or a NumPy array).
+        p: the probability mass to cover, in (0, 1]: 0 is excluded, 1 is included.
+
+    Returns:
+        Logits of the same shape and dtype (NumPy if `logits` was), removed entries set to `-inf`.
+
+    Raises:
+        TypeError: `logits` is not a float tensor/array, or `p` is not a real number.
+        ValueError: `logits` is empty or contains NaN, +inf or an all `-inf` row, or `p` is not in (0, 1].
+
+    For example:
+
+    ```python
+    import math
+    import torch
+    from llmguide.sampling import top_p_filter
+
+    logits = torch.tensor([0.5, 0.3, 0.15, 0.05]).log()  # probabilities 0.5, 0.3, 0.15, 0.05
+    print(top_p_filter(logits, 0.7).isfinite().tolist())
+    #> [True, True, False, False]
+    print(top_p_filter(logits, 0.01).isfinite().tolist())
+    #> [True, False, False, False]
+    ```
+    """
+    tensor, was_numpy = _as_tensor(logits)
+    p = _check_fraction(p, "p", zero_allowed=False)
+    x = tensor.to(_compute_dtype(tensor))
+    _row_max(x)
+    return _back(tensor.masked_fill(~_top_p_keep(x, p), _NEG_INF), was_numpy)
+
+
+def min_p_filter(logits: Logits, p: float) -> Logits:
+    """Min-p filtering: keep the tokens whose probability is >= p times the largest probability in the row.
+
+    The cut-off scales with the model's confidence: a peaked distribution keeps few tokens, a flat one many.
+    The most probable token always survives; `p = 0` keeps everything, `p = 1` only the tokens tied for the
+    maximum. As with top-p, the temperature changes the ratios, so apply it first.
+
+    Args:
+        logits: scores of shape `(..., vocab)` (any float dtype, any device, or a NumPy array).
+        p: the fraction of the largest probability a token needs, in [0, 1] (both ends included).
+
+    Returns:
+        Logits of the same shape and dtype (NumPy if `logits` was), removed entries set to `-inf`.
+
+    Raises:
+        TypeError: `logits` is not a float tensor/array, or `p` is not a real number.
+        ValueError: `logits` is empty or contains NaN, +inf or an all `-inf` row, or `p` is not in [0, 1].
+
+    For example:
+
+    ```python
+    import torch
+    from llmguide.sampling import min_p_filter
+
+    logits = torch.tensor([0.5, 0.3, 0.15, 0.05]).log()
+    print(min_p_filter(logits, 0.25).isfinite().tolist())  # cut-off 0.25 * 0.5 = 0.125
+    #> [True, True, True, False]
+    ```
+    """
+    tensor, was_numpy = _as_tensor(logits)
+    p = _check_fraction(p, "p", zero_allowed=True)
+    x = tensor.to(_compute_dtype(tensor))
+    m = _row_max(x)
+    return _back(tensor.masked_fill(~_min_p_keep(x, m, p), _NEG_INF), was_numpy)
+
+
+def sample(
+    logits: Logits,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    min_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> Logits:
+    """Draw one token id per row of `logits`, after temperature and the optional filters.
+
+    The steps, in this order: divide the logits by the temperature; keep the `top_k` largest; keep the
+    nucleus of mass `top_p`; keep the tokens with at least `min_p` times the largest probability; draw from
+    the softmax of what is left. The order matters: top-p and min-p look at probabilities, which the
+    temperature reshapes (a higher T spreads mass, so the nucleus holds more tokens), and top-p measures its
+    mass on the distribution already renormalised over the top-k survivors. Top-k alone is unaffected by the
+    temperature. Every filter keeps the most probable token, so a draw is always possible.
+
+    `temperature=0` is greedy decoding: the argmax of each row (the first one on ties), deterministic, with
+    no division by zero; the filters cannot change it.
+
+    Args:
+        logits: scores of shape `(..., vocab)`: float16, bfloat16, float32 or float64, on any device, or a
+            NumPy array. Half precision is upcast to float32 for the arithmetic.
+        temperature: T >= 0 (finite); 0 is greedy.
+        top_k: keep this many tokens (ties with the k-th kept too), an integer >= 1, or None for no limit.
+        top_p: nucleus mass in (0, 1] (0 excluded, 1 included), or None.
+        min_p: fraction of the top probability in [0, 1] (both included), or None.
+        generator: a `torch.Generator` on the same device as `logits` (CPU for NumPy input); seed it for
+            reproducible draws.
+
+    Returns:
+        Token ids (int64) of shape `logits.shape[:-1]`, a NumPy array if `logits` was one.
+
+    Raises:
+        TypeError: `logits` is not a float tensor/array; a parameter has the wrong type.
+        ValueError: `logits` is empty or contains NaN, +inf or an all `-inf` row; `temperature` not in
+            [0, inf); `top_k < 1`; `top_p` not in (0, 1]; `min_p` not in [0, 1]; `generator` on another
+            device.
+
+    For example:
+
+    ```python
+    import torch
+    from llmguide.sampling import sample
+
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 0.0, 5.0]])
+    print(sample(logits, temperature=0).tolist())
+    #> [0, 2]
+    g = torch.Generator().manual_seed(0)
+    print(sample(logits, temperature=1.0, top_p=0.9, generator=g).shape)
+    #> torch.Size([2])
+    ```
+    """
+    tensor, was_numpy = _as_tensor(logits)
+    t = _check_temperature(temperature, allow_zero=True)
+    if top_k is not None:
+        top_k = _check_top_k(top_k)
+    if top_p is not None:
+        top_p = _check_fraction(top_p, "top_p", zero_allowed=False)
+    if min_p is not None:
+        min_p = _check_fraction(min_p, "min_p", zero_allowed=True)
+    _check_generator(generator, tensor.device)
+
+    x = tensor.to(_compute_dtype(tensor))
+    m = _row_max(x)
+    if t == 0:
+        return _back(x.argmax(dim=-1), was_numpy)
+
+    z = _scaled(x, m, t)  # the row maximum is now exactly 0; every filter below keeps it
+    if top_k is not None:
+        z = z.masked_fill(~_top_k_keep(z, top_k), _NEG_INF)
+    if top_p is not None:
+        z = z.masked_fill(~_top_p_keep(z, top_p), _NEG_INF)
+    weights = torch.exp(z)  # unnormalised probabilities; the largest is exactly 1
+    if min_p is not None:
+        weights = weights.masked_fill(weights < min_p, 0.0)  # p_i / p_max = weights_i / 1
+    vocab = weights.shape[-1]
+    ids = torch.multinomial(weights.reshape(-1, vocab), 1, generator=generator)
+    return _back(ids.reshape(tensor.shape[:-1]), was_numpy)
