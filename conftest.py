@@ -5,7 +5,7 @@ Running `pytest` without the set-up done gives one line saying what to run, not 
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 from pathlib import Path
 
@@ -14,18 +14,35 @@ import pytest
 ROOT = Path(__file__).parent
 SETUP_HINT = "run `make test` (it creates .venv and installs everything), or `pip install -e '.[docs,test]'`"
 
-_missing = [
-    name
-    for name in ("pytest_markdown_docs", "markdown_it", "matplotlib", "llmguide", "torch", "numpy")
-    if importlib.util.find_spec(name) is None
-]
+REQUIRED = (
+    "pytest_markdown_docs",
+    "markdown_it",
+    "matplotlib",
+    "yaml",
+    "hypothesis",
+    "llmguide",
+    "torch",
+    "numpy",
+)
+
+
+def _importable(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
+
+
+_missing = [name for name in REQUIRED if not _importable(name)]
 
 if _missing:
+    if "pytest_markdown_docs" in _missing:
 
-    def pytest_addoption(parser: pytest.Parser) -> None:
-        # Accept the options of pyproject's addopts so that the message below is what the user sees.
-        parser.addoption("--markdown-docs", action="store_true")
-        parser.addoption("--markdown-docs-syntax", action="store")
+        def pytest_addoption(parser: pytest.Parser) -> None:
+            # Accept the options of pyproject's addopts so that the message below is what the user sees.
+            parser.addoption("--markdown-docs", action="store_true")
+            parser.addoption("--markdown-docs-syntax", action="store")
 
     def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(

@@ -161,3 +161,17 @@ def test_scanner_ignores_fences_shown_inside_a_longer_fence():
     text = "````markdown\n```python\nprint(1)\n```\n````\n"
     assert [f.lang for f in scan_fences(text)] == ["markdown"]
     assert lint_markdown(Path("x.md"), text) == []
+
+
+def test_missing_dependency_says_what_to_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    # A stand-in `matplotlib` that fails to import, as on a machine where the set-up was not done.
+    shadow = pytester.mkdir("shadow")
+    (shadow / "matplotlib").mkdir()
+    (shadow / "matplotlib" / "__init__.py").write_text("raise ImportError('not installed')\n")
+    monkeypatch.setenv("PYTHONPATH", str(shadow))
+    (pytester.path / "conftest.py").write_text((HERE.parent / "conftest.py").read_text())
+    pytester.makeini("[pytest]\naddopts = --markdown-docs --markdown-docs-syntax=superfences\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["ERROR: the test set-up is not done: missing matplotlib*run `make test`*"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
