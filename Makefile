@@ -11,6 +11,16 @@ export NO_MKDOCS_2_WARNING := 1
 SETUP_STAMP := $(VENV)/.llmguide-setup
 FIGURES_STAMP := docs/figures/.drawn
 
+# Links, anchors and external requests in the built HTML; then a real browser opens every page (skipped with
+# a notice where no Chromium/Chrome is installed, unless REQUIRE_BROWSER=1, as CI sets it).
+define SITE_CHECKS
+$(BIN)/python scripts/check_site.py site
+@$(BIN)/python scripts/browser_check.py site; rc=$$?; \
+if [ $$rc -eq 3 ] && [ -z "$(REQUIRE_BROWSER)" ]; then \
+  echo "make: skipped the browser check: no Chromium or Chrome installed (CI runs it)"; \
+elif [ $$rc -ne 0 ]; then exit $$rc; fi
+endef
+
 .PHONY: help setup test serve build figures check-site lint clean
 
 help:
@@ -33,7 +43,7 @@ test: setup
 	$(BIN)/python -m pytest
 	@mkdir -p docs/figures && touch $(FIGURES_STAMP)
 	$(BIN)/python -m mkdocs build --strict
-	$(BIN)/python scripts/check_site.py site
+	$(SITE_CHECKS)
 
 $(FIGURES_STAMP): $(SETUP_STAMP) $(wildcard docs/*.md) $(wildcard src/llmguide/*.py)
 	rm -rf docs/figures
@@ -46,7 +56,7 @@ build: figures
 	$(BIN)/python -m mkdocs build --strict
 
 check-site: build
-	$(BIN)/python scripts/check_site.py site
+	$(SITE_CHECKS)
 
 serve: figures
 	$(BIN)/python -m mkdocs serve --dev-addr $(ADDR)
