@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = False  # `llmguide` alone prints the help
     # One `_add_<name>(sub)` line per subcommand, in the order of the guide's chapters:
+    _add_memory(sub)
     _add_chinchilla(sub)
     return parser
 
@@ -153,3 +154,157 @@ def _run_chinchilla(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
+
+
+# --------------------------------------------------------------------------------------------------------------
+# llmguide memory (docs/memory.md)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _add_memory(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "memory",
+        help="memory to serve or train a model (weights, KV cache, gradients, optimizer, activations)",
+        description="Print the memory a model needs to serve it, or with --train to train it, per GPU, in GB "
+        "(10^9 bytes) and GiB (2^30 bytes). Name a preset (see --list) or describe a model with --params or "
+        "the shape flags.",
+    )
+    p.add_argument("model", nargs="?", help="a preset name, e.g. llama-2-7b (see --list)")
+    p.add_argument("--list", action="store_true", help="list the presets with their parameter counts")
+    p.add_argument("--dtype", default="bf16", help="weight format for serving: fp32 fp16 bf16 fp8 int8 int4")
+    p.add_argument("--batch-size", type=int, default=1, help="sequences per step (per GPU when training)")
+    p.add_argument("--seq-len", type=int, help="tokens per sequence (default: the model's context length)")
+    p.add_argument(
+        "--gpu-memory", help="memory per GPU, e.g. 80GB or 24GiB: say whether it fits, and on how many"
+    )
+    t = p.add_argument_group("training (with --train)")
+    t.add_argument("--train", action="store_true", help="size training instead of serving")
+    t.add_argument("--precision", default="mixed", help="mixed (16-bit weights, fp32 master copy) or fp32")
+    t.add_argument("--optimizer", default="adamw", help="adamw, adamw8bit, sgd_momentum or sgd")
+    t.add_argument("--checkpointing", action="store_true", help="activation checkpointing (recompute)")
+    t.add_argument("--flash-attention", action="store_true", help="attention kernel stores no score matrix")
+    t.add_argument("--no-dropout", action="store_true", help="the model trains without dropout (no masks)")
+    t.add_argument("--gpus", type=int, default=1, help="data-parallel GPUs (default 1)")
+    t.add_argument("--zero", type=int, default=0, help="ZeRO stage 0-3 (3 = FSDP full sharding)")
+    c = p.add_argument_group("custom model (instead of a preset)")
+    c.add_argument("--params", help="parameter count alone, e.g. 7e9 (sizes weights and optimizer only)")
+    c.add_argument("--arch", default="llama", help="gpt2 or llama (default llama)")
+    c.add_argument("--layers", type=int, help="transformer blocks")
+    c.add_argument("--hidden", type=int, help="model width")
+    c.add_argument("--heads", type=int, help="attention (query) heads")
+    c.add_argument("--kv-heads", type=int, help="key/value heads (default: --heads)")
+    c.add_argument("--vocab", type=int, help="vocabulary size")
+    c.add_argument("--intermediate", type=int, help="MLP hidden width (needed for llama)")
+    c.add_argument("--context", type=int, help="context length (default: --seq-len)")
+    p.set_defaults(handler=_run_memory)
+
+
+def _memory_model(args: argparse.Namespace) -> tuple[object, str]:
+    """The model to size (a ModelSpec or an int count) and a one-line description of it."""
+    from llmguide import sizing
+
+    shape = {"--layers": args.layers, "--hidden": args.hidden, "--heads": args.heads, "--vocab": args.vocab}
+    given = [name for name, flag in (("a preset", args.model), ("--params", args.params)) if flag is not None]
+    if any(v is not None for v in shape.values()):
+        given.append("shape flags")
+    if len(given) != 1:
+        raise ValueError(
+            f"give exactly one of a preset name, --params or the shape flags (got {given or 'none'})"
+        )
+    if args.model is not None:
+        spec = sizing.get_model(args.model)
+        return spec, f"{spec.name}: {sizing.param_count(spec):,} parameters (shape: {spec.source})"
+    if args.params is not None:
+        try:
+            count = float(args.params)
+        except ValueError:
+            raise ValueError(f"--params must be a number such as 7e9, got {args.params!r}") from None
+        if not (count >= 1 and count == int(count)):
+            raise ValueError(f"--params must be a whole number >= 1, got {args.params!r}")
+        return int(count), f"a model of {int(count):,} parameters"
+    missing = [name for name, value in shape.items() if value is None]
+    if missing:
+        raise ValueError(f"a custom shape needs {', '.join(missing)}")
+    context = args.context or args.seq_len
+    if context is None:
+        raise ValueError("a custom shape needs --context or --seq-len")
+    spec = sizing.ModelSpec(
+        name="custom",
+        arch=args.arch,
+        n_layer=args.layers,
+        n_embd=args.hidden,
+        n_head=args.heads,
+        n_kv_head=args.kv_heads,
+        vocab_size=args.vocab,
+        context_length=context,
+        intermediate_size=args.intermediate,
+    )
+    return spec, f"custom {args.arch}-style model: {sizing.param_count(spec):,} parameters"
+
+
+def _run_memory(args: argparse.Namespace) -> int:
+    from llmguide import sizing
+
+    if args.list:
+        print(
+            f"{'preset':<12} {'parameters':>17} {'layers':>7} {'width':>6} {'heads':>6} {'kv':>3} {'context':>8}"
+        )
+        for name, s in sizing.MODELS.items():
+            print(
+                f"{name:<12} {sizing.param_count(s):>17,} {s.n_layer:>7} {s.n_embd:>6} {s.n_head:>6} "
+                f"{s.n_kv_head:>3} {s.context_length:>8}"
+            )
+        return 0
+    model, description = _memory_model(args)
+    gpu = sizing.parse_bytes(args.gpu_memory) if args.gpu_memory is not None else None
+    print(description)
+    seq = args.seq_len or getattr(model, "context_length", None)
+    tokens = f"batch {args.batch_size} x {seq} tokens" if seq else f"batch {args.batch_size}"
+    if not args.train:
+        mem = sizing.inference_memory(
+            model, dtype=args.dtype, batch_size=args.batch_size, seq_len=args.seq_len
+        )
+        print(mem.table(f"Serving, {args.dtype} weights, {tokens}"))
+        if gpu is not None:
+            fits = "fits" if mem.total <= gpu else "does not fit"
+            print(
+                f"on one {sizing.format_bytes(gpu, 'GB')} GPU: {fits}; GPUs to hold it (split by tensor or "
+                f"pipeline parallelism, ignoring their overheads): {-(-mem.total // gpu)}"
+            )
+        return 0
+    options = dict(
+        precision=args.precision,
+        optimizer=args.optimizer,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        activation_checkpointing=args.checkpointing,
+        flash_attention=args.flash_attention,
+        dropout=not args.no_dropout,
+        zero_stage=args.zero,
+    )
+    mem = sizing.training_memory(model, n_gpus=args.gpus, **options)
+    extras = [
+        s
+        for s, on in (
+            ("activation checkpointing", args.checkpointing),
+            ("flash attention", args.flash_attention),
+            ("no dropout", args.no_dropout),
+        )
+        if on
+    ]
+    title = (
+        f"Training per GPU: {args.precision} precision, {args.optimizer}, {tokens}"
+        f"{''.join(', ' + e for e in extras)}, ZeRO stage {args.zero} on {args.gpus} GPU(s)"
+    )
+    print(mem.table(title))
+    if gpu is not None:
+        fits = "fits" if mem.total <= gpu else "does not fit"
+        print(f"on {args.gpus} GPU(s) of {sizing.format_bytes(gpu, 'GB')}: {fits}")
+        try:
+            need = sizing.gpus_needed(model, gpu_memory=gpu, **options)
+            print(
+                f"smallest number of {sizing.format_bytes(gpu, 'GB')} GPUs at ZeRO stage {args.zero}: {need}"
+            )
+        except ValueError as exc:
+            print(f"no number of GPUs is enough: {exc}")
+    return 0

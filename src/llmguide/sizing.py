@@ -1,0 +1,928 @@
+"""How much memory a decoder-only language model needs, to serve it and to train it.
+
+Everything here is arithmetic on a model's shape: no torch, no weights. All sizes are in **bytes** (Python
+ints); only the printed tables convert, and they say which unit they use: decimal GB (10**9 bytes) or binary
+GiB (2**30 bytes).
+
+- `ModelSpec` describes a GPT-2-style decoder (learned positions, LayerNorm, GELU MLP, tied head) or a
+  Llama-style one (RoPE, RMSNorm, SwiGLU MLP, grouped-query attention, untied head); `MODELS` holds
+  published models by name, each with the source of its shape.
+- `param_count` counts parameters exactly (it reproduces the published counts; for `llmguide.model.GPTConfig`
+  it equals the number of parameters of `llmguide.model.GPT`).
+- `inference_memory` and `kv_cache_bytes` size serving; `training_memory` sizes training per GPU, with
+  mixed precision, several optimizers, activation checkpointing and ZeRO sharding; `gpus_needed` answers
+  "how many GPUs of this size".
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+__all__ = [
+    "BYTES_PER_PARAM",
+    "MODELS",
+    "OPTIMIZERS",
+    "PRECISIONS",
+    "InferenceMemory",
+    "ModelSpec",
+    "TrainingMemory",
+    "activation_bytes",
+    "format_bytes",
+    "get_model",
+    "gpus_needed",
+    "inference_memory",
+    "kv_cache_bytes",
+    "param_count",
+    "parse_bytes",
+    "training_memory",
+]
+
+#: Bytes needed to store one number in each format. int4 packs two numbers per byte; quantised formats
+#: also store a scale per group of weights (about 0.125-0.25 extra bits per weight for groups of 64-128),
+#: which this table leaves out.
+BYTES_PER_PARAM: dict[str, float] = {
+    "fp32": 4.0,
+    "fp16": 2.0,
+    "bf16": 2.0,
+    "fp8": 1.0,
+    "int8": 1.0,
+    "int4": 0.5,
+}
+
+#: Training precisions: "fp32" keeps everything in 32-bit floats; "mixed" is the ZeRO paper's mixed
+#: precision (16-bit weights and gradients, a 32-bit master copy of the weights held by the optimizer).
+PRECISIONS: tuple[str, ...] = ("mixed", "fp32")
+
+#: Optimizer state bytes per parameter, not counting the 32-bit master weights of mixed precision:
+#: AdamW two 32-bit moments; 8-bit AdamW (bitsandbytes) two 8-bit moments (its small per-block scales are left
+#: out); SGD with momentum one 32-bit buffer; plain SGD none.
+OPTIMIZERS: dict[str, int] = {"adamw": 8, "adamw8bit": 2, "sgd_momentum": 4, "sgd": 0}
+
+ARCHS: tuple[str, ...] = ("gpt2", "llama")
+
+_DECIMAL = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_BINARY = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+UNITS: dict[str, int] = {**_DECIMAL, **_BINARY}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Input checks
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _check_int(name: str, value: Any, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return value
+
+
+def _check_choice(name: str, value: Any, allowed: Any) -> str:
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(allowed)}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Units
+# ---------------------------------------------------------------------------------------------------------
+
+
+def format_bytes(n: int, unit: str = "GB", *, digits: int = 2) -> str:
+    """Format a size in bytes in one unit, with the unit written after it.
+
+    Args:
+        n: a size in bytes (>= 0).
+        unit: a decimal unit (`B`, `KB`, `MB`, `GB`, `TB`: powers of 1000) or a binary one (`KiB`, `MiB`,
+            `GiB`, `TiB`: powers of 1024).
+        digits: decimals to show.
+
+    Returns:
+        For example `"13.48 GB"`.
+
+    Raises:
+        ValueError: negative `n` or an unknown unit.
+
+    For example:
+
+    ```python
+    from llmguide.sizing import format_bytes
+
+    print(format_bytes(4_000_000_000, "GB"), "=", format_bytes(4_000_000_000, "GiB"))
+    #> 4.00 GB = 3.73 GiB
+    ```
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be a number of bytes (an int >= 0), got {n!r}")
+    _check_choice("unit", unit, UNITS)
+    return f"{n / UNITS[unit]:.{digits}f} {unit}"
+
+
+_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
+
+
+def parse_bytes(text: str) -> int:
+    """Read a size such as `"80GB"`, `"80 GiB"` or `"1.5e9"` (bytes) and return it in bytes.
+
+    Args:
+        text: a positive number followed by an optional unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; the
+            unit's case is ignored except that `i` marks a binary unit). No unit means bytes.
+
+    Returns:
+        The size in bytes, rounded down to a whole byte.
+
+    Raises:
+        ValueError: not a number with a known unit, or not positive.
+
+    For example:
+
+    ```python
+    from llmguide.sizing import parse_bytes
+
+    print(parse_bytes("80GB"), parse_bytes("80GiB"))
+    #> 80000000000 85899345920
+    ```
+    """
+    match = _SIZE.match(text) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"size must look like '80GB' or '24GiB', got {text!r}")
+    number, unit = match.groups()
+    unit = unit or "B"
+    canonical = {key.lower(): key for key in UNITS}
+    if unit.lower() not in canonical:
+        raise ValueError(f"unknown size unit {unit!r} in {text!r}; valid: {', '.join(UNITS)}")
+    value = int(float(number) * UNITS[canonical[unit.lower()]])
+    if value <= 0:
+        raise ValueError(f"size must be positive, got {text!r}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Model shapes
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The shape of a decoder-only transformer: enough to count its parameters and size its memory.
+
+    Two families are described. `arch="gpt2"`: learned position embeddings, LayerNorm, an MLP of two matrices
+    with GELU between them (defaults: biases on, head tied to the token embedding). `arch="llama"`: rotary
+    position embeddings (no parameters), RMSNorm (a scale, no bias), a SwiGLU MLP of three matrices
+    (defaults: no biases, untied head). Both have two norms per block and a final norm.
+
+    Args:
+        name: a label, e.g. `"llama-2-7b"`.
+        arch: `"gpt2"` or `"llama"`.
+        n_layer: transformer blocks.
+        n_embd: model width (hidden size), divisible by `n_head`.
+        n_head: query heads.
+        vocab_size: tokens in the vocabulary.
+        context_length: longest sequence (tokens) the model is used with; also the number of learned position
+            embeddings for `arch="gpt2"`.
+        n_kv_head: key/value heads (grouped-query attention); `None` means `n_head` (ordinary multi-head
+            attention). Must divide `n_head`.
+        intermediate_size: MLP hidden width; `None` means `4 * n_embd` (only allowed for `arch="gpt2"`).
+        bias: whether linear layers and LayerNorms have biases; `None` picks the family's default.
+        tied_embeddings: whether the output head reuses the token embedding; `None` picks the family's default.
+        sliding_window: attention window (tokens) if the model attends only to recent tokens (Mistral), which
+            caps its KV cache; `None` for full attention.
+        source: where the shape comes from.
+
+    Raises:
+        ValueError: a non-positive size, `n_embd` not divisible by `n_head`, `n_head` not divisible by
+            `n_kv_head`, an unknown `arch`, or a missing `intermediate_size` for `arch="llama"`.
+        TypeError: a size that is not an int.
+
+    For example:
+
+    ```python
+    from llmguide.sizing import ModelSpec, param_count
+
+    tiny = ModelSpec("tiny", arch="llama", n_layer=2, n_embd=64, n_head=4, n_kv_head=2,
+                     vocab_size=100, context_length=128, intermediate_size=172)
+    print(tiny.head_dim, param_count(tiny))
+    #> 16 103744
+    ```
+    """
+
+    name: str
+    arch: str
+    n_layer: int
+    n_embd: int
+    n_head: int
+    vocab_size: int
+    context_length: int
+    n_kv_head: int | None = None
+    intermediate_size: int | None = None
+    bias: bool | None = None
+    tied_embeddings: bool | None = None
+    sliding_window: int | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        _check_choice("arch", self.arch, ARCHS)
+        for field_name in ("n_layer", "n_embd", "n_head", "vocab_size", "context_length"):
+            _check_int(field_name, getattr(self, field_name))
+        # Fill the family defaults (the dataclass is frozen, hence object.__setattr__).
+        if self.n_kv_head is None:
+            object.__setattr__(self, "n_kv_head", self.n_head)
+        if self.intermediate_size is None:
+            if self.arch == "llama":
+                raise ValueError("intermediate_size is required for arch='llama' (SwiGLU has no fixed ratio)")
+            object.__setattr__(self, "intermediate_size", 4 * self.n_embd)
+        if self.bias is None:
+            object.__setattr__(self, "bias", self.arch == "gpt2")
+        if self.tied_embeddings is None:
+            object.__setattr__(self, "tied_embeddings", self.arch == "gpt2")
+        _check_int("n_kv_head", self.n_kv_head)
+        _check_int("intermediate_size", self.intermediate_size)
+        if self.sliding_window is not None:
+            _check_int("sliding_window", self.sliding_window)
+        if self.n_embd % self.n_head:
+            raise ValueError(
+                f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}): each head gets "
+                f"n_embd / n_head dimensions"
+            )
+        if self.n_head % self.n_kv_head or self.n_kv_head > self.n_head:
+            raise ValueError(
+                f"n_kv_head ({self.n_kv_head}) must divide n_head ({self.n_head}): each key/value head serves "
+                f"a whole group of query heads"
+            )
+
+    @property
+    def head_dim(self) -> int:
+        """Dimensions per attention head, `n_embd // n_head`."""
+        return self.n_embd // self.n_head
+
+    @classmethod
+    def from_gpt_config(cls, config: Any, name: str = "GPT") -> ModelSpec:
+        """The spec of `llmguide.model.GPT(config)`: a GPT-2-style decoder with a tied head.
+
+        Args:
+            config: a `llmguide.model.GPTConfig` (or any object with `vocab_size`, `block_size`, `n_layer`,
+                `n_head`, `n_embd` and `bias`).
+            name: a label for the spec.
+
+        Returns:
+            The equivalent `ModelSpec`.
+
+        For example:
+
+        ```python
+        from types import SimpleNamespace
+        from llmguide.sizing import ModelSpec
+
+        cfg = SimpleNamespace(vocab_size=256, block_size=64, n_layer=2, n_head=4, n_embd=64, bias=False)
+        print(ModelSpec.from_gpt_config(cfg).intermediate_size)
+        #> 256
+        ```
+        """
+        return cls(
+            name=name,
+            arch="gpt2",
+            n_layer=config.n_layer,
+            n_embd=config.n_embd,
+            n_head=config.n_head,
+            vocab_size=config.vocab_size,
+            context_length=config.block_size,
+            bias=bool(config.bias),
+            tied_embeddings=True,
+            source="llmguide.model.GPTConfig",
+        )
+
+
+def _gpt2(name: str, n_layer: int, n_embd: int, n_head: int) -> ModelSpec:
+    source = f"https://huggingface.co/openai-community/{name}/blob/main/config.json"
+    return ModelSpec(
+        name, "gpt2", n_layer, n_embd, n_head, vocab_size=50257, context_length=1024, source=source
+    )
+
+
+def _llama(
+    name: str,
+    n_layer: int,
+    n_embd: int,
+    n_head: int,
+    n_kv_head: int,
+    ffn: int,
+    vocab: int,
+    context: int,
+    repo: str,
+) -> ModelSpec:
+    source = f"https://huggingface.co/{repo}/blob/main/config.json"
+    return ModelSpec(
+        name,
+        "llama",
+        n_layer,
+        n_embd,
+        n_head,
+        vocab_size=vocab,
+        context_length=context,
+        n_kv_head=n_kv_head,
+        intermediate_size=ffn,
+        source=source,
+    )
+
+
+_GPT3_SOURCE = (
+    "Brown et al. 2020, 'Language Models are Few-Shot Learners', Table 2.1: 96 layers, d_model 12288, 96 heads, "
+    "context 2048. Assumed (no config was published): GPT-2's vocabulary of 50257, learned positions, biases, "
+    "a 4x MLP and a tied head; the paper rounds its size to 175.0B"
+)
+
+#: Published models by name, each with the source of its shape. GPT-2: the checkpoints' config.json (n_layer,
+#: n_embd, n_head; vocab 50257, n_ctx 1024, tied head). Llama and Mistral: the Hugging Face config.json
+#: (num_hidden_layers, hidden_size, num_attention_heads, num_key_value_heads, intermediate_size, vocab_size,
+#: max_position_embeddings; tie_word_embeddings false). Mistral's sliding_window (4096) caps its KV cache.
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        _gpt2("gpt2", 12, 768, 12),
+        _gpt2("gpt2-medium", 24, 1024, 16),
+        _gpt2("gpt2-large", 36, 1280, 20),
+        _gpt2("gpt2-xl", 48, 1600, 25),
+        ModelSpec(
+            "gpt3-175b", "gpt2", 96, 12288, 96, vocab_size=50257, context_length=2048, source=_GPT3_SOURCE
+        ),
+        # name           layers width heads kv  ffn    vocab   context  Hugging Face repository
+        _llama("llama-2-7b", 32, 4096, 32, 32, 11008, 32000, 4096, "meta-llama/Llama-2-7b-hf"),
+        _llama("llama-2-13b", 40, 5120, 40, 40, 13824, 32000, 4096, "meta-llama/Llama-2-13b-hf"),
+        _llama("llama-2-70b", 80, 8192, 64, 8, 28672, 32000, 4096, "meta-llama/Llama-2-70b-hf"),
+        _llama("llama-3-8b", 32, 4096, 32, 8, 14336, 128256, 8192, "meta-llama/Meta-Llama-3-8B"),
+        _llama("mistral-7b", 32, 4096, 32, 8, 14336, 32000, 32768, "mistralai/Mistral-7B-v0.1"),
+    ]
+}
+MODELS["mistral-7b"] = replace(MODELS["mistral-7b"], sliding_window=4096)
+
+
+def get_model(name: str) -> ModelSpec:
+    """Look up a preset of `MODELS` by name.
+
+    Args:
+        name: a key of `MODELS`, e.g. `"llama-2-7b"`.
+
+    Returns:
+        The preset's `ModelSpec`.
+
+    Raises:
+        ValueError: unknown name; the message suggests the closest names.
+
+    For example:
+
+    ```python
+    from llmguide.sizing import get_model
+
+    print(get_model("llama-3-8b").n_kv_head)
+    #> 8
+    ```
+    """
+    if name in MODELS:
+        return MODELS[name]
+    close = difflib.get_close_matches(str(name).lower(), list(MODELS), n=3, cutoff=0.5)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    raise ValueError(f"unknown model {name!r}; {hint}valid: {', '.join(MODELS)}")
+
+
+def _spec(model: Any) -> ModelSpec:
+    """A ModelSpec from a spec, a preset name or a GPTConfig-like object."""
+    if isinstance(model, ModelSpec):
+        return model
+    if isinstance(model, str):
+        return get_model(model)
+    if all(hasattr(model, a) for a in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "bias")):
+        return ModelSpec.from_gpt_config(model)
+    raise TypeError(
+        f"model must be a ModelSpec, a preset name or a GPTConfig, got {type(model).__name__}; "
+        f"to size a model from its parameter count alone, pass an int"
+    )
+
+
+def param_count(model: ModelSpec | str | Any) -> int:
+    """Count the parameters of a model exactly, from its shape.
+
+    Per block: the attention projections (queries `n_embd x n_embd`, keys and values
+    `n_embd x n_kv_head*head_dim` each, output `n_embd x n_embd`), the MLP (two matrices for GELU, three for
+    SwiGLU), two norms, and biases if the spec has them. Plus the token embedding, learned position
+    embeddings (GPT-2 style only), the final norm, and the output head unless it is tied.
+
+    Args:
+        model: a `ModelSpec`, a preset name of `MODELS`, or a `llmguide.model.GPTConfig`.
+
+    Returns:
+        The number of parameters.
+
+    Raises:
+        ValueError: unknown preset name.
+        TypeError: any other kind of `model`.
+
+    For example:
+
+    ```python
+    from llmguide.sizing import param_count
+
+    print(f"{param_count('gpt2'):,} {param_count('llama-2-7b'):,}")
+    #> 124,439,808 6,738,415,616
+    ```
+    """
+    s = _spec(model)
+    d, hd, ffn = s.n_embd, s.head_dim, s.intermediate_size
+    q_out, kv_out = s.n_head * hd, s.n_kv_head * hd
+    attention = d * q_out + 2 * d * kv_out + q_out * d
+    n_mlp_matrices = 2 if s.arch == "gpt2" else 3
+    mlp = n_mlp_matrices * d * ffn
+    norm = 2 * d if (s.arch == "gpt2" and s.bias) else d  # LayerNorm: weight (+ bias); RMSNorm: weight
+    if s.bias:
+        attention += q_out + 2 * kv_out + d
+        mlp += (n_mlp_matrices - 1) * ffn + d
+    per_block = attention + mlp + 2 * norm
+    embeddings = s.vocab_size * d + (s.context_length * d if s.arch == "gpt2" else 0)
+    head = 0 if s.tied_embeddings else s.vocab_size * d
+    return s.n_layer * per_block + embeddings + norm + head
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _pick_units(total: int) -> tuple[str, str]:
+    if total >= 10**9:
+        return "GB", "GiB"
+    if total >= 10**6:
+        return "MB", "MiB"
+    return "KB", "KiB"
+
+
+def _table(title: str, rows: list[tuple[str, int]], notes: list[str], units: tuple[str, str] | None) -> str:
+    units = units or _pick_units(rows[-1][1])
+    for unit in units:
+        _check_choice("unit", unit, UNITS)
+    width = max(len(label) for label, _ in rows)
+    head = f"{'':<{width}}" + "".join(f"{unit:>12}" for unit in units)
+    lines = [title, head]
+    for label, value in rows:
+        lines.append(f"{label:<{width}}" + "".join(f"{value / UNITS[unit]:>12,.2f}" for unit in units))
+    lines += [f"note: {note}" for note in notes]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Inference
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _nbytes(count: int, dtype: str) -> int:
+    _check_choice("dtype", dtype, BYTES_PER_PARAM)
+    return math.ceil(count * BYTES_PER_PARAM[dtype])
+
+
+def kv_cache_bytes(
+    model: ModelSpec | str | Any, *, batch_size: int, seq_len: int, dtype: str = "bf16"
+) -> int:
+    """Bytes of the key/value cache: `2 x n_layer x n_kv_head x head_dim x tokens x bytes per number`.
+
+    Every layer keeps a key and a value vector per KV head for each cached token, so the cache grows linearly
+    with both the context and the batch. Grouped-query attention shrinks it by `n_head / n_kv_head`. A model
+    with a sliding window (Mistral) keeps at most `sliding_window` tokens per sequence.
+
+    Args:
+        model: a `ModelSpec`, a preset name or a `llmguide.model.GPTConfig`.
+        batch_size: sequences served together (>= 1).
+        seq_len: tokens cached per sequence (>= 1).
+        dtype: storage format of the cache, a key of `BYTES_PER_PARAM`.
+
+    Returns:
+        The cache size in bytes.
+
+    Raises:
+        ValueError: a non-positive size or an unknown dtype.
+
+    For example:
+
+    ```python
+    from llmguide.sizing import kv_cache_bytes
+
+    per_token = kv_cache_bytes("llama-2-7b", batch_size=1, seq_len=1, dtype="fp16")
+    print(per_token, "bytes per token")  # 2 * 32 layers * 32 heads * 128 dims * 2 bytes
+    #> 524288 bytes per token
+    ```
+    """
+    s = _spec(model)
+    _check_int("batch_size", batch_size)
+    _check_int("seq_len", seq_len)
+    tokens = min(seq_len, s.sliding_window) if s.sliding_window else seq_len
+    return _nbytes(2 * s.n_layer * s.n_kv_head * s.head_dim * tokens * batch_size, dtype)
+
+
+@dataclass(frozen=True)
+class InferenceMemory:
+    """What serving a model needs on one device, in bytes (see `inference_memory`)."""
+
+    weights: int
+    kv_cache: int
+    activations: int
+    notes: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """Sum of the parts, in bytes."""
+        return self.weights + self.kv_cache + self.activations
+
+    def table(self, title: str = "Inference memory", units: tuple[str, str] | None = None) -> str:
+        """The breakdown as a text table in a decimal and a binary unit (chosen from the total if not given).
+
+        Args:
+            title: first line of the table.
+            units: two units of `format_bytes`, e.g. `("GB", "GiB")`.
+
+        Returns:
+            The table, one line per part and a total.
+        """
+        rows = [("weights", self.weights), ("KV cache", self.kv_cache), ("activations", self.activations)]
+        return _table(title, [*rows, ("total", self.total)], list(self.notes), units)
+
+
+def _check_seq_len(spec: ModelSpec | None, seq_len: int | None) -> int:
+    if seq_len is None:
+        if spec is None:
+            return 1
+        return spec.context_length
+    return _check_int("seq_len", seq_len)
+
+
+def inference_memory(
+    model: ModelSpec | str | int | Any,
+    *,
+    dtype: str = "bf16",
+    batch_size: int = 1,
+    seq_len: int | None = None,
+    kv_dtype: str | None = None,
+) -> InferenceMemory:
+    """Memory to serve a model: weights, KV cache, and an estimate of the activations, in bytes.
+
+    The activation estimate is what one block holds at its peak while it processes a whole prompt (prefill)
+    without gradients, with a fused attention kernel (no `seq_len x seq_len` score matrix):
+    `batch x seq_len x (2 x n_embd + m x intermediate_size)` numbers (residual stream, its normalised copy and
+    the MLP's hidden tensors: m = 2 for GELU, 3 for SwiGLU), plus the next-token logits in fp32,
+    `batch x vocab x 4` bytes. Earlier blocks' activations are freed, so this does not grow with depth.
+    The CUDA context and the allocator's fragmentation are not included.
+
+    Args:
+        model: a `ModelSpec`, a preset name, a `llmguide.model.GPTConfig`, or an int parameter count (then
+            only the weights can be sized: the KV cache and activations need the shape, and are reported as 0
+            with a note).
+        dtype: format of the weights and activations, a key of `BYTES_PER_PARAM`.
+        batch_size: sequences served together (>= 1).
+        seq_len: tokens per sequence (prompt plus generated); default: the model's `context_length`.
+        kv_dtype: format of the KV cache; default: `dtype`, or bf16 when `dtype` is a quantised weight format
+            (int8, int4), whose kernels still compute and cache in 16 bits.
+
+    Returns:
+        An `InferenceMemory` with `weights`, `kv_cache`, `activations` and `total` in bytes.
+
+    Raises:
+        ValueError: a non-positive size or an unknown dtype.
+        TypeError: a model of an unsupported kind.
+
+    For example:
+
+    ```python
+    from llmguide.sizing import inference_memory
+
+    mem = inference_memory("llama-2-7b", dtype="bf16", batch_size=1, seq_len=4096)
+    print(f"{mem.weights / 1e9:.2f} GB weights, {mem.kv_cache / 2**30:.2f} GiB KV cache")
+    #> 13.48 GB weights, 2.00 GiB KV cache
+    ```
+    """
+    _check_choice("dtype", dtype, BYTES_PER_PARAM)
+    if kv_dtype is None:
+        kv_dtype = "bf16" if dtype in ("int8", "int4") else dtype
+    _check_choice("kv_dtype", kv_dtype, BYTES_PER_PARAM)
+    _check_int("batch_size", batch_size)
+    if isinstance(model, int) and not isinstance(model, bool):
+        n = _check_int("model (parameter count)", model)
+        _check_seq_len(None, seq_len)
+        note = "only a parameter count was given: the KV cache and activations need the model's shape"
+        return InferenceMemory(weights=_nbytes(n, dtype), kv_cache=0, activations=0, notes=(note,))
+    s = _spec(model)
+    seq_len = _check_seq_len(s, seq_len)
+    act_dtype = kv_dtype  # activations are computed in the same 16/32-bit format as the cache
+    mlp_tensors = 2 if s.arch == "gpt2" else 3
+    block = batch_size * seq_len * (2 * s.n_embd + mlp_tensors * s.intermediate_size)
+    activations = _nbytes(block, act_dtype) + batch_size * s.vocab_size * 4
+    return InferenceMemory(
+        weights=_nbytes(param_count(s), dtype),
+        kv_cache=kv_cache_bytes(s, batch_size=batch_size, seq_len=seq_len, dtype=kv_dtype),
+        activations=activations,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------------------
+
+
+def activation_bytes(
+    model: ModelSpec | str | Any,
+    *,
+    batch_size: int,
+    seq_len: int,
+    activation_checkpointing: bool = False,
+    flash_attention: bool = False,
+    dropout: bool = True,
+    bytes_per_value: int = 2,
+) -> int:
+    """Activations kept for the backward pass, by Korthikanti et al. 2022 (arXiv:2205.05198, section 4.1).
+
+    Without recomputation each block stores `s*b*h*(34 + 5*a*s/h)` bytes with 16-bit activations (s: sequence
+    length, b: batch, h: width, a: heads). Of the 34, two are the 1-byte masks of the two dropouts after
+    the attention and the MLP; of the 5, 2 are the softmax output, 1 its dropout mask and 2 the dropout's
+    output. Without dropout (`dropout=False`, as in Llama-style training) a block stores
+    `s*b*h*(32 + 2*a*s/h)`. A fused (flash) attention kernel keeps no `s x s` matrix at all
+    (`flash_attention=True` drops the `a*s/h` term). With full activation checkpointing only each block's
+    16-bit input is kept, `2*s*b*h` bytes per block, plus one block's full activations while that block is
+    recomputed in the backward pass. The embeddings, final norm, output layer and loss are left out, as in
+    the paper's per-layer formula, which was derived for GPT-3-style blocks (4x MLP) and is applied unchanged
+    to other families here.
+
+    Args:
+        model: a `ModelSpec`, a preset name or a `llmguide.model.GPTConfig`.
+        batch_size: sequences per GPU per step (micro-batch, >= 1).
+        seq_len: tokens per sequence (>= 1).
+        activation_checkpointing: recompute each block's activations in the backward pass.
+        flash_attention: the attention kernel does not store the `seq_len x seq_len` scores.
+        dropout: the model applies dropout in training (the paper's assumption), which stores masks.
+        bytes_per_value: 2 for 16-bit activations (the paper's assumption), 4 for fp32 (which scales the
+            whole formula by 2, overcounting the 1-byte dropout masks).
+
+    Returns:
+        Activation memory in bytes for the whole model.
+
+    Raises:
+        ValueError: a non-positive size or `bytes_per_value` other than 2 or 4.
+
+    For example:
+
+    ```python
+    from llmguide.sizing import activation_bytes
+
+    gb = activation_bytes("gpt2", batch_size=1, seq_len=1024) / 1e9
+    print(f"{gb:.2f} GB")  # 12 layers * 1024 * 768 * (34 + 5 * 12 * 1024 / 768)
+    #> 1.08 GB
+    ```
+    """
+    s = _spec(model)
+    _check_int("batch_size", batch_size)
+    _check_int("seq_len", seq_len)
+    if bytes_per_value not in (2, 4):
+        raise ValueError(f"bytes_per_value must be 2 (16-bit) or 4 (fp32), got {bytes_per_value!r}")
+    sb = seq_len * batch_size
+    per_width, per_score = (34, 5) if dropout else (32, 2)
+    scores = 0 if flash_attention else per_score * s.n_head * seq_len  # (5 or 2)*a*s/h, times h
+    one_block = sb * (per_width * s.n_embd + scores)
+    total_16bit = (
+        2 * sb * s.n_embd * s.n_layer + one_block if activation_checkpointing else one_block * s.n_layer
+    )
+    return total_16bit * bytes_per_value // 2
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    """What training needs on each GPU, in bytes (see `training_memory`)."""
+
+    weights: int
+    gradients: int
+    optimizer_states: int
+    activations: int
+    n_gpus: int = 1
+    zero_stage: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """Sum of the parts, in bytes per GPU."""
+        return self.weights + self.gradients + self.optimizer_states + self.activations
+
+    def table(self, title: str = "Training memory per GPU", units: tuple[str, str] | None = None) -> str:
+        """The breakdown as a text table in a decimal and a binary unit (chosen from the total if not given).
+
+        Args:
+            title: first line of the table.
+            units: two units of `format_bytes`, e.g. `("GB", "GiB")`.
+
+        Returns:
+            The table, one line per part and a total.
+        """
+        rows = [
+            ("weights", self.weights),
+            ("gradients", self.gradients),
+            ("optimizer states", self.optimizer_states),
+            ("activations", self.activations),
+            ("total", self.total),
+        ]
+        return _table(title, rows, list(self.notes), units)
+
+
+def training_memory(
+    model: ModelSpec | str | int | Any,
+    *,
+    precision: str = "mixed",
+    optimizer: str = "adamw",
+    batch_size: int = 1,
+    seq_len: int | None = None,
+    activation_checkpointing: bool = False,
+    flash_attention: bool = False,
+    dropout: bool = True,
+    zero_stage: int = 0,
+    n_gpus: int = 1,
+) -> TrainingMemory:
+    """Memory per GPU to train a model with data parallelism and, optionally, ZeRO sharding.
+
+    Bytes per parameter (Rajbhandari et al. 2020, "ZeRO", arXiv:1910.02054, section 3.1):
+
+    | precision | weights | gradients | optimizer states (AdamW) |
+    |---|---|---|---|
+    | `"mixed"` | 2 (fp16/bf16) | 2 | 12 = 4 (fp32 master weights) + 4 (momentum) + 4 (variance) |
+    | `"fp32"` | 4 | 4 | 8 (momentum, variance) |
+
+    Other optimizers change the last column (`OPTIMIZERS`: adamw 8, adamw8bit 2, sgd_momentum 4, sgd 0, plus
+    4 for the master weights in mixed precision). ZeRO stage 1 splits the optimizer states over the `n_gpus`
+    data-parallel GPUs, stage 2 also the gradients, stage 3 also the weights (FSDP's full sharding). Each GPU
+    processes its own micro-batch, so activations (`activation_bytes`) are not divided.
+
+    Args:
+        model: a `ModelSpec`, a preset name, a `llmguide.model.GPTConfig`, or an int parameter count (then the
+            activations are left out, with a note).
+        precision: `"mixed"` or `"fp32"`.
+        optimizer: a key of `OPTIMIZERS`.
+        batch_size: sequences per GPU per step (>= 1).
+        seq_len: tokens per sequence; default: the model's `context_length`.
+        activation_checkpointing: recompute activations in the backward pass (see `activation_bytes`).
+        flash_attention: the attention kernel does not store the score matrix.
+        dropout: the model uses dropout in training (see `activation_bytes`).
+        zero_stage: 0 (plain data parallel), 1, 2 or 3.
+        n_gpus: data-parallel GPUs (>= 1).
+
+    Returns:
+        A `TrainingMemory` with `weights`, `gradients`, `optimizer_states`, `activations` and `total` in bytes
+        per GPU (sharded parts rounded up to a whole byte).
+
+    Raises:
+        ValueError: an unknown precision or optimizer, `zero_stage` outside 0-3, `n_gpus` < 1, a non-positive
+            size.
+        TypeError: a model of an unsupported kind.
+
+    For example:
+
+    ```python
+    from llmguide.sizing import training_memory
+
+    # The ZeRO paper's example (its Figure 1): 7.5B parameters, mixed-precision Adam, 64 GPUs.
+    for stage in range(4):
+        mem = training_memory(7_500_000_000, zero_stage=stage, n_gpus=64)
+        print(stage, f"{mem.total / 1e9:.1f} GB")
+    #> 0 120.0 GB
+    #> 1 31.4 GB
+    #> 2 16.6 GB
+    #> 3 1.9 GB
+    ```
+    """
+    _check_choice("precision", precision, PRECISIONS)
+    _check_choice("optimizer", optimizer, OPTIMIZERS)
+    _check_int("batch_size", batch_size)
+    if isinstance(zero_stage, bool) or zero_stage not in (0, 1, 2, 3):
+        raise ValueError(f"zero_stage must be 0, 1, 2 or 3, got {zero_stage!r}")
+    _check_int("n_gpus", n_gpus)
+    notes: list[str] = []
+    if isinstance(model, int) and not isinstance(model, bool):
+        n = _check_int("model (parameter count)", model)
+        _check_seq_len(None, seq_len)
+        activations = 0
+        notes.append("only a parameter count was given: activations need the model's shape")
+    else:
+        s = _spec(model)
+        n = param_count(s)
+        activations = activation_bytes(
+            s,
+            batch_size=batch_size,
+            seq_len=_check_seq_len(s, seq_len),
+            activation_checkpointing=activation_checkpointing,
+            flash_attention=flash_attention,
+            dropout=dropout,
+            bytes_per_value=2 if precision == "mixed" else 4,
+        )
+    weight_bytes = 2 if precision == "mixed" else 4
+    state_bytes = OPTIMIZERS[optimizer] + (4 if precision == "mixed" else 0)
+    weights, gradients, states = n * weight_bytes, n * weight_bytes, n * state_bytes
+    if zero_stage >= 1:
+        states = -(-states // n_gpus)  # ceil division: a GPU holds a whole byte
+    if zero_stage >= 2:
+        gradients = -(-gradients // n_gpus)
+    if zero_stage >= 3:
+        weights = -(-weights // n_gpus)
+    if zero_stage and n_gpus == 1:
+        notes.append("ZeRO with one GPU shards nothing")
+    return TrainingMemory(
+        weights=weights,
+        gradients=gradients,
+        optimizer_states=states,
+        activations=activations,
+        n_gpus=n_gpus,
+        zero_stage=zero_stage,
+        notes=tuple(notes),
+    )
+
+
+def gpus_needed(
+    model: ModelSpec | str | int | Any,
+    *,
+    gpu_memory: int,
+    zero_stage: int = 3,
+    precision: str = "mixed",
+    optimizer: str = "adamw",
+    batch_size: int = 1,
+    seq_len: int | None = None,
+    activation_checkpointing: bool = False,
+    flash_attention: bool = False,
+    dropout: bool = True,
+    max_gpus: int = 1_000_000,
+) -> int:
+    """The smallest number of data-parallel GPUs whose per-GPU training memory fits in `gpu_memory`.
+
+    Without ZeRO (stage 0) every GPU holds everything, so the answer is 1 or nothing. With ZeRO the sharded
+    parts shrink as GPUs are added but the unsharded parts (activations; gradients and weights below stage 3)
+    do not, which sets a floor that no number of GPUs gets under.
+
+    Args:
+        model: as for `training_memory`.
+        gpu_memory: usable memory per GPU in bytes (e.g. `parse_bytes("80GB")`).
+        zero_stage: 0, 1, 2 or 3.
+        precision: as for `training_memory`.
+        optimizer: as for `training_memory`.
+        batch_size: as for `training_memory`.
+        seq_len: as for `training_memory`.
+        activation_checkpointing: as for `training_memory`.
+        flash_attention: as for `training_memory`.
+        dropout: as for `training_memory`.
+        max_gpus: the largest count to consider.
+
+    Returns:
+        The number of GPUs.
+
+    Raises:
+        ValueError: bad input (as for `training_memory`), or the model does not fit on `max_gpus` or fewer
+            GPUs of this size at this stage, batch and sequence length.
+
+    For example:
+
+    ```python
+    from llmguide.sizing import gpus_needed
+
+    print(gpus_needed(7_500_000_000, gpu_memory=32 * 10**9, zero_stage=1))
+    #> 45
+    ```
+    """
+    _check_int("gpu_memory", gpu_memory)
+    _check_int("max_gpus", max_gpus)
+
+    def per_gpu(n_gpus: int) -> int:
+        return training_memory(
+            model,
+            precision=precision,
+            optimizer=optimizer,
+            batch_size=batch_size,
+            seq_len=seq_len,
+            activation_checkpointing=activation_checkpointing,
+            flash_attention=flash_attention,
+            dropout=dropout,
+            zero_stage=zero_stage,
+            n_gpus=n_gpus,
+        ).total
+
+    floor = per_gpu(max_gpus)
+    if floor > gpu_memory:
+        remedies = [
+            "a higher ZeRO stage" if zero_stage < 3 else "",
+            "activation checkpointing" if not activation_checkpointing else "",
+            "flash attention" if not flash_attention else "",
+            "a smaller batch or sequence",
+        ]
+        raise ValueError(
+            f"does not fit: with ZeRO stage {zero_stage}, even {max_gpus:,} GPUs would each need "
+            f"{format_bytes(floor)} (the parts that are not sharded), more than gpu_memory="
+            f"{format_bytes(gpu_memory)}; try {', '.join(r for r in remedies if r)}"
+        )
+    low, high = 1, max_gpus  # per_gpu never increases with the count: binary search for the first fit
+    while low < high:
+        mid = (low + high) // 2
+        if per_gpu(mid) <= gpu_memory:
+            high = mid
+        else:
+            low = mid + 1
+    return low

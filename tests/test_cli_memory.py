@@ -1,0 +1,161 @@
+"""Tests of `llmguide memory`: the numbers it prints are checked against closed-form values, not against
+the sizing module's own output; bad flags exit with status 2 and a one-line message."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from llmguide.cli import main
+
+
+def run(capsys, *argv: str) -> str:
+    assert main(["memory", *argv]) == 0
+    return capsys.readouterr().out
+
+
+def fails(capsys, *argv: str) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["memory", *argv])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+def row(out: str, label: str) -> list[str]:
+    line = next(line for line in out.splitlines() if line.startswith(label + " "))
+    return line[len(label) :].split()
+
+
+def test_serving_llama_2_7b_bf16(capsys):
+    out = run(capsys, "llama-2-7b", "--dtype", "bf16")
+    assert "6,738,415,616 parameters" in out
+    assert "GB" in out and "GiB" in out
+    n = 6_738_415_616
+    assert row(out, "weights") == [f"{2 * n / 1e9:.2f}", f"{2 * n / 2**30:.2f}"]
+    # 4096 tokens (the context length) x 2 x 32 layers x 4096 width x 2 bytes = exactly 2 GiB
+    assert row(out, "KV cache") == [f"{2**31 / 1e9:.2f}", "2.00"]
+
+
+def test_serving_int4_halves_a_byte(capsys):
+    out = run(capsys, "llama-2-70b", "--dtype", "int4", "--seq-len", "1")
+    assert row(out, "weights")[0] == f"{68_976_648_192 / 2 / 1e9:.2f}"
+
+
+def test_training_llama_2_70b_zero3_on_8(capsys):
+    out = run(capsys, "llama-2-70b", "--train", "--gpus", "8", "--zero", "3", "--gpu-memory", "80GB")
+    n = 68_976_648_192
+    assert row(out, "weights")[0] == f"{2 * n / 8 / 1e9:.2f}"
+    assert row(out, "gradients")[0] == f"{2 * n / 8 / 1e9:.2f}"
+    assert row(out, "optimizer states")[0] == f"{12 * n / 8 / 1e9:.2f}"
+    assert "does not fit" in out
+    assert "no number of GPUs is enough" in out  # 4096-token activations without recomputation
+
+
+def test_training_fits_with_checkpointing(capsys):
+    out = run(
+        capsys,
+        "llama-2-70b",
+        "--train",
+        "--gpus",
+        "8",
+        "--zero",
+        "3",
+        "--gpu-memory",
+        "80GB",
+        "--checkpointing",
+        "--flash-attention",
+        "--no-dropout",
+    )
+    n, s, h, layers = 68_976_648_192, 4096, 8192, 80
+    # checkpointed: 2 s h bytes per block + one block's 32 s h bytes while it is recomputed
+    acts = 2 * s * h * layers + 32 * s * h
+    assert row(out, "activations")[0] == f"{acts / 1e9:.2f}"
+    # 16 bytes/param over N GPUs + the activations must fit in 80 GB: N = ceil(16 n / (80e9 - acts))
+    need = -(-16 * n // (80 * 10**9 - acts))
+    assert f"smallest number of 80.00 GB GPUs at ZeRO stage 3: {need}" in out
+
+
+def test_custom_params(capsys):
+    out = run(capsys, "--params", "7e9", "--train")
+    assert "a model of 7,000,000,000 parameters" in out
+    assert row(out, "total")[0] == "112.00"  # 16 bytes per parameter
+    assert "activations need the model's shape" in out
+
+
+def test_custom_shape_reproduces_llama_3_8b(capsys):
+    flags = (
+        "--layers 32 --hidden 4096 --heads 32 --kv-heads 8 --vocab 128256 --intermediate 14336 --seq-len 8192"
+    )
+    out = run(capsys, *flags.split())
+    assert "8,030,261,248 parameters" in out
+    assert row(out, "KV cache")[1] == "1.00"  # 8192 tokens x 2 x 32 x 8 x 128 x 2 bytes = 1 GiB
+
+
+def test_custom_gpt2_shape(capsys):
+    out = run(capsys, *"--arch gpt2 --layers 12 --hidden 768 --heads 12 --vocab 50257 --context 1024".split())
+    assert "124,439,808 parameters" in out
+
+
+def test_list(capsys):
+    out = run(capsys, "--list")
+    assert "llama-3-8b" in out and "8,030,261,248" in out and "gpt3-175b" in out
+
+
+def test_gpu_memory_for_serving(capsys):
+    out = run(capsys, "llama-2-70b", "--seq-len", "4096", "--gpu-memory", "80GB")
+    assert "on one 80.00 GB GPU: does not fit" in out
+    out = run(capsys, "llama-2-7b", "--seq-len", "4096", "--gpu-memory", "24GiB")
+    assert "fits" in out and "does not fit" not in out
+
+
+SHAPE = "--layers 2 --hidden 64 --heads 4 --vocab 10"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ("lama-2-7b", "did you mean 'llama-2-7b'"),
+        ("llama-2-7b --dtype fp64", "unknown dtype 'fp64'; valid: fp32, fp16, bf16, fp8, int8, int4"),
+        ("gpt2 --train --precision half", "unknown precision 'half'; valid: mixed, fp32"),
+        ("gpt2 --train --optimizer adam", "unknown optimizer 'adam'; valid:"),
+        ("gpt2 --train --zero 4", "zero_stage must be 0, 1, 2 or 3"),
+        ("gpt2 --train --gpus 0", "n_gpus must be an integer >= 1"),
+        ("gpt2 --batch-size 0", "batch_size must be an integer >= 1"),
+        ("gpt2 --seq-len -3", "seq_len must be an integer >= 1"),
+        ("gpt2 --gpu-memory lots", "size must look like"),
+        ("gpt2 --gpu-memory 80XB", "unknown size unit"),
+        ("", "give exactly one of a preset name, --params or the shape flags"),
+        ("gpt2 --params 7e9", "give exactly one"),
+        ("--params seven", "--params must be a number"),
+        ("--params 0", "--params must be a whole number >= 1"),
+        ("--params 7.5", "--params must be a whole number >= 1"),
+        ("--layers 2 --hidden 64", "a custom shape needs --heads, --vocab"),
+        (f"{SHAPE} --intermediate 8", "needs --context or --seq-len"),
+        (f"{SHAPE} --context 8", "intermediate_size is required"),
+        (f"{SHAPE} --intermediate 8 --context 8 --heads 5", "n_embd (64) must be divisible by n_head (5)"),
+        (f"{SHAPE} --intermediate 8 --context 8 --kv-heads 3", "n_kv_head (3) must divide n_head (4)"),
+        (f"{SHAPE} --intermediate 8 --context 8 --layers 0", "n_layer must be an integer >= 1"),
+        (f"{SHAPE} --context 8 --arch bert", "unknown arch 'bert'"),
+    ],
+)
+def test_bad_input(capsys, argv, message):
+    err = fails(capsys, *argv.split())
+    assert err.startswith("llmguide memory: error:")
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_console_script_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "llmguide", "memory", "gpt2", "--dtype", "fp32", "--seq-len", "1024"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "124,439,808 parameters" in out
+    assert row(out, "weights") == [f"{4 * 124_439_808 / 1e6:.2f}", f"{4 * 124_439_808 / 2**20:.2f}"]
+    assert out.splitlines()[2].split() == ["MB", "MiB"]  # a total under 1 GB is shown in MB and MiB

@@ -1,0 +1,656 @@
+"""Tests of llmguide.sizing against independent truths: published parameter counts, models built in torch,
+the ZeRO paper's worked example, closed-form byte counts written out by hand, and bytes measured on tensors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from llmguide import sizing
+from llmguide.model import GPT, GPTConfig
+from llmguide.sizing import (
+    BYTES_PER_PARAM,
+    MODELS,
+    ModelSpec,
+    activation_bytes,
+    format_bytes,
+    get_model,
+    gpus_needed,
+    inference_memory,
+    kv_cache_bytes,
+    param_count,
+    parse_bytes,
+    training_memory,
+)
+
+# ---------------------------------------------------------------------------------------------------------
+# Parameter counts
+# ---------------------------------------------------------------------------------------------------------
+
+# Published counts. GPT-2: the count Hugging Face transformers reports for openai-community/gpt2 (124,439,808);
+# the other three sizes as listed in KerasHub's GPT-2 preset metadata (keras_hub/src/models/gpt2/gpt2_presets.py:
+# 354,823,168 / 774,030,080 / 1,557,611,200). Llama 2 / Llama 3 / Mistral: the counts Hugging Face reports for
+# meta-llama/Llama-2-{7,13,70}b-hf, meta-llama/Meta-Llama-3-8B and mistralai/Mistral-7B-v0.1.
+PUBLISHED = {
+    "gpt2": 124_439_808,
+    "gpt2-medium": 354_823_168,
+    "gpt2-large": 774_030_080,
+    "gpt2-xl": 1_557_611_200,
+    "llama-2-7b": 6_738_415_616,
+    "llama-2-13b": 13_015_864_320,
+    "llama-2-70b": 68_976_648_192,
+    "llama-3-8b": 8_030_261_248,
+    "mistral-7b": 7_241_732_096,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_param_count_matches_published(name):
+    assert param_count(name) == PUBLISHED[name]
+    assert param_count(MODELS[name]) == PUBLISHED[name]
+
+
+def test_every_preset_has_a_source_and_a_count():
+    assert set(PUBLISHED) | {"gpt3-175b"} == set(MODELS)
+    for spec in MODELS.values():
+        assert spec.source, spec.name
+
+
+def test_gpt3_is_175b_to_the_papers_rounding():
+    # Brown et al. 2020, Table 2.1 lists 175.0B; the exact count depends on assumptions (see the preset).
+    assert round(param_count("gpt3-175b") / 1e9) == 175
+    # The assumed shape's count, worked out by hand: 96 * (12 d^2 + 13 d) + (50257 + 2048) d + 2 d, d = 12288.
+    d = 12288
+    assert param_count("gpt3-175b") == 96 * (12 * d * d + 13 * d) + (50257 + 2048) * d + 2 * d
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(vocab_size=256, block_size=64, n_layer=2, n_head=4, n_embd=64, bias=True),
+        dict(vocab_size=256, block_size=64, n_layer=2, n_head=4, n_embd=64, bias=False),
+        dict(vocab_size=97, block_size=33, n_layer=3, n_head=3, n_embd=48, bias=True),
+        dict(vocab_size=50, block_size=16, n_layer=1, n_head=1, n_embd=8, bias=False),
+    ],
+)
+def test_param_count_equals_the_packages_gpt(kw):
+    cfg = GPTConfig(dropout=0.0, **kw)
+    model = GPT(cfg)
+    assert param_count(cfg) == sum(p.numel() for p in model.parameters())
+
+
+class _GPT2Block(nn.Module):
+    def __init__(self, d: int, bias: bool):
+        super().__init__()
+        self.ln_1, self.ln_2 = nn.LayerNorm(d, bias=bias), nn.LayerNorm(d, bias=bias)
+        self.qkv, self.proj = nn.Linear(d, 3 * d, bias=bias), nn.Linear(d, d, bias=bias)
+        self.fc, self.fc_out = nn.Linear(d, 4 * d, bias=bias), nn.Linear(4 * d, d, bias=bias)
+
+
+class _GPT2(nn.Module):
+    """A GPT-2-shaped parameter set built here, independently of llmguide.model."""
+
+    def __init__(self, vocab: int, ctx: int, n_layer: int, d: int, bias: bool):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(ctx, d)
+        self.blocks = nn.ModuleList(_GPT2Block(d, bias) for _ in range(n_layer))
+        self.ln_f = nn.LayerNorm(d, bias=bias)
+        self.head = nn.Linear(d, vocab, bias=False)
+        self.head.weight = self.wte.weight  # tied
+
+
+class _RMSNorm(nn.Module):
+    def __init__(self, d: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d))
+
+
+class _LlamaBlock(nn.Module):
+    def __init__(self, d: int, n_head: int, n_kv: int, ffn: int):
+        super().__init__()
+        hd = d // n_head
+        self.input_norm, self.post_norm = _RMSNorm(d), _RMSNorm(d)
+        self.q = nn.Linear(d, n_head * hd, bias=False)
+        self.k = nn.Linear(d, n_kv * hd, bias=False)
+        self.v = nn.Linear(d, n_kv * hd, bias=False)
+        self.o = nn.Linear(n_head * hd, d, bias=False)
+        self.gate, self.up = nn.Linear(d, ffn, bias=False), nn.Linear(d, ffn, bias=False)
+        self.down = nn.Linear(ffn, d, bias=False)
+
+
+class _Llama(nn.Module):
+    """A Llama-shaped parameter set (RoPE has no parameters), built here as Hugging Face's LlamaForCausalLM is."""
+
+    def __init__(self, vocab: int, n_layer: int, d: int, n_head: int, n_kv: int, ffn: int, tied: bool):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.layers = nn.ModuleList(_LlamaBlock(d, n_head, n_kv, ffn) for _ in range(n_layer))
+        self.norm = _RMSNorm(d)
+        self.lm_head = nn.Linear(d, vocab, bias=False)
+        if tied:
+            self.lm_head.weight = self.embed.weight
+
+
+def _numel(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())  # shared (tied) parameters are listed once
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(100, 32, 2, 64, 4), (37, 9, 3, 24, 6)])
+def test_param_count_gpt2_style_against_torch(shape, bias):
+    vocab, ctx, n_layer, d, heads = shape
+    spec = ModelSpec("t", "gpt2", n_layer, d, heads, vocab_size=vocab, context_length=ctx, bias=bias)
+    assert param_count(spec) == _numel(_GPT2(vocab, ctx, n_layer, d, bias))
+
+
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("shape", [(100, 2, 64, 4, 2, 172), (50, 3, 48, 6, 6, 128), (64, 1, 32, 8, 1, 80)])
+def test_param_count_llama_style_against_torch(shape, tied):
+    vocab, n_layer, d, heads, kv, ffn = shape
+    spec = ModelSpec(
+        "t", "llama", n_layer, d, heads, vocab_size=vocab, context_length=16, n_kv_head=kv,
+        intermediate_size=ffn, tied_embeddings=tied,
+    )  # fmt: skip
+    assert param_count(spec) == _numel(_Llama(vocab, n_layer, d, heads, kv, ffn, tied))
+
+
+def test_llama_2_7b_by_hand():
+    # 32 blocks of 4 d^2 (attention) + 3 d f (SwiGLU) + 2 d (RMSNorms), two 32000 x d matrices, a final norm.
+    d, f = 4096, 11008
+    assert param_count("llama-2-7b") == 32 * (4 * d * d + 3 * d * f + 2 * d) + 2 * 32000 * d + d
+
+
+def test_grouped_query_attention_shrinks_only_k_and_v():
+    mha = ModelSpec("a", "llama", 1, 64, 8, vocab_size=10, context_length=8, intermediate_size=100)
+    gqa = ModelSpec(
+        "a", "llama", 1, 64, 8, vocab_size=10, context_length=8, intermediate_size=100, n_kv_head=2
+    )
+    # k and v shrink from 64x64 to 64x16 each
+    assert param_count(mha) - param_count(gqa) == 2 * (64 * 64 - 64 * 16)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Units
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_bytes_per_param():
+    assert BYTES_PER_PARAM == {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
+    for dtype, torch_dtype in [("fp32", torch.float32), ("fp16", torch.float16), ("bf16", torch.bfloat16)]:
+        assert BYTES_PER_PARAM[dtype] == torch.empty(0, dtype=torch_dtype).element_size()
+    assert BYTES_PER_PARAM["int8"] == torch.empty(0, dtype=torch.int8).element_size()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("80GB", 80 * 10**9),
+        ("80 GB", 80 * 10**9),
+        ("80gb", 80 * 10**9),
+        ("80GiB", 80 * 2**30),
+        ("24 gib", 24 * 2**30),
+        ("512MiB", 512 * 2**20),
+        ("1.5e9", 1_500_000_000),
+        ("1.5TB", 1_500_000_000_000),
+        ("100", 100),
+    ],
+)
+def test_parse_bytes(text, expected):
+    assert parse_bytes(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "GB", "80 gigs", "-5GB", "0GB", "8 0GB", None, 80])
+def test_parse_bytes_rejects(text):
+    with pytest.raises(ValueError, match="size"):
+        parse_bytes(text)
+
+
+def test_format_bytes_decimal_and_binary():
+    assert format_bytes(4 * 10**9, "GB") == "4.00 GB"
+    assert format_bytes(2**30, "GiB") == "1.00 GiB"
+    assert format_bytes(2**30, "GB") == "1.07 GB"  # 1 GiB = 1.073741824 GB
+    assert format_bytes(1536, "KiB", digits=1) == "1.5 KiB"
+    with pytest.raises(ValueError, match="unit"):
+        format_bytes(1, "gigabytes")
+    with pytest.raises(ValueError, match="n must be"):
+        format_bytes(-1)
+
+
+def test_tables_state_their_units():
+    table = inference_memory("llama-2-7b", seq_len=4096).table()
+    assert "GB" in table and "GiB" in table
+    total_line = table.splitlines()[-1].split()
+    assert total_line[0] == "total"
+    total = inference_memory("llama-2-7b", seq_len=4096).total
+    assert total_line[1:] == [f"{total / 1e9:,.2f}", f"{total / 2**30:,.2f}"]
+    small = training_memory(GPTConfig(n_layer=1, n_embd=32, n_head=2, block_size=16), seq_len=16).table()
+    assert "MB" in small.splitlines()[1] or "KB" in small.splitlines()[1]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Inference
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n", "dtype", "gb"), [(10**9, "fp32", 4), (100 * 10**9, "fp32", 400)])
+def test_notes_arithmetic(n, dtype, gb):
+    assert inference_memory(n, dtype=dtype).weights == gb * 10**9
+
+
+def test_weights_by_dtype():
+    n = PUBLISHED["llama-2-7b"]
+    for dtype, per in [("fp32", 4), ("bf16", 2), ("fp16", 2), ("fp8", 1), ("int8", 1)]:
+        assert inference_memory("llama-2-7b", dtype=dtype, seq_len=1).weights == n * per
+    assert inference_memory("llama-2-7b", dtype="int4", seq_len=1).weights == n // 2
+    assert inference_memory(7, dtype="int4").weights == 4  # 3.5 bytes round up to whole bytes
+
+
+def test_kv_cache_closed_form():
+    # 2 (k and v) x layers x kv heads x head dim x bytes, per token
+    assert kv_cache_bytes("llama-2-7b", batch_size=1, seq_len=1, dtype="fp16") == 2 * 32 * 32 * 128 * 2
+    assert kv_cache_bytes("llama-3-8b", batch_size=1, seq_len=1, dtype="fp16") == 2 * 32 * 8 * 128 * 2
+    assert kv_cache_bytes("llama-2-70b", batch_size=1, seq_len=1, dtype="bf16") == 2 * 80 * 8 * 128 * 2
+    assert kv_cache_bytes("gpt2", batch_size=1, seq_len=1, dtype="fp32") == 2 * 12 * 768 * 4
+    # linear in batch and in tokens
+    one = kv_cache_bytes("llama-2-7b", batch_size=1, seq_len=1)
+    assert kv_cache_bytes("llama-2-7b", batch_size=8, seq_len=4096) == 8 * 4096 * one
+    # 4096 tokens of Llama-2-7B in 16 bits: exactly 2 GiB
+    assert kv_cache_bytes("llama-2-7b", batch_size=1, seq_len=4096) == 2 * 2**30
+
+
+def test_kv_cache_sliding_window_caps_mistral():
+    at_window = kv_cache_bytes("mistral-7b", batch_size=1, seq_len=4096)
+    assert kv_cache_bytes("mistral-7b", batch_size=1, seq_len=32768) == at_window
+    assert kv_cache_bytes("mistral-7b", batch_size=1, seq_len=2048) == at_window // 2
+
+
+def test_inference_kv_dtype_defaults():
+    mem = inference_memory("llama-2-7b", dtype="int4", seq_len=1024)
+    assert mem.kv_cache == kv_cache_bytes("llama-2-7b", batch_size=1, seq_len=1024, dtype="bf16")
+    mem = inference_memory("llama-2-7b", dtype="fp32", seq_len=1024)
+    assert mem.kv_cache == kv_cache_bytes("llama-2-7b", batch_size=1, seq_len=1024, dtype="fp32")
+    mem = inference_memory("llama-2-7b", dtype="bf16", seq_len=1024, kv_dtype="fp8")
+    assert mem.kv_cache == kv_cache_bytes("llama-2-7b", batch_size=1, seq_len=1024, dtype="fp8")
+
+
+def test_inference_activation_estimate_closed_form():
+    b, s = 2, 100
+    mem = inference_memory("llama-2-7b", dtype="bf16", batch_size=b, seq_len=s)
+    assert mem.activations == b * s * (2 * 4096 + 3 * 11008) * 2 + b * 32000 * 4
+    mem = inference_memory("gpt2", dtype="fp32", batch_size=b, seq_len=s)
+    assert mem.activations == b * s * (2 * 768 + 2 * 3072) * 4 + b * 50257 * 4
+    assert mem.total == mem.weights + mem.kv_cache + mem.activations
+
+
+def test_inference_default_seq_len_is_context():
+    assert inference_memory("llama-3-8b") == inference_memory("llama-3-8b", seq_len=8192)
+
+
+def test_inference_from_count_only_has_weights_and_a_note():
+    mem = inference_memory(7 * 10**9, dtype="bf16")
+    assert (mem.weights, mem.kv_cache, mem.activations) == (14 * 10**9, 0, 0)
+    assert "shape" in mem.notes[0]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("precision", "optimizer", "per_param"),
+    [
+        ("fp32", "adamw", (4, 4, 8)),
+        ("fp32", "adamw8bit", (4, 4, 2)),
+        ("fp32", "sgd_momentum", (4, 4, 4)),
+        ("fp32", "sgd", (4, 4, 0)),
+        ("mixed", "adamw", (2, 2, 12)),
+        ("mixed", "adamw8bit", (2, 2, 6)),
+        ("mixed", "sgd_momentum", (2, 2, 8)),
+        ("mixed", "sgd", (2, 2, 4)),
+    ],
+)
+def test_training_bytes_per_param(precision, optimizer, per_param):
+    n = 1_000_003
+    mem = training_memory(n, precision=precision, optimizer=optimizer)
+    assert (mem.weights, mem.gradients, mem.optimizer_states) == tuple(n * k for k in per_param)
+    assert mem.activations == 0
+    assert mem.total == n * sum(per_param)
+
+
+def test_course_rule_24_bytes_per_param_at_fp32():
+    # 4 (weights) + 4 (gradients) + 8 (Adam) = 16, before activations; the course adds ~8 for activations.
+    mem = training_memory(10**9, precision="fp32", optimizer="adamw")
+    assert mem.total == 16 * 10**9
+    assert mem.total + 8 * 10**9 == 6 * inference_memory(10**9, dtype="fp32").weights
+
+
+def test_zero_paper_example():
+    # Rajbhandari et al. 2020, Figure 1: 7.5B parameters, 64 GPUs, mixed-precision Adam (K = 12).
+    expected_gb = {0: 120.0, 1: 31.4, 2: 16.6, 3: 1.9}
+    exact = {
+        0: 16 * 7.5e9,
+        1: 4 * 7.5e9 + 12 * 7.5e9 / 64,
+        2: 2 * 7.5e9 + 14 * 7.5e9 / 64,
+        3: 16 * 7.5e9 / 64,
+    }
+    for stage, gb in expected_gb.items():
+        mem = training_memory(7_500_000_000, zero_stage=stage, n_gpus=64)
+        assert round(mem.total / 1e9, 1) == gb
+        assert mem.total == math.ceil(exact[stage])
+
+
+def test_zero_shards_the_right_terms():
+    n, g = 10**9, 8
+    base = training_memory(n, n_gpus=g)
+    z1 = training_memory(n, n_gpus=g, zero_stage=1)
+    z2 = training_memory(n, n_gpus=g, zero_stage=2)
+    z3 = training_memory(n, n_gpus=g, zero_stage=3)
+    assert (base.weights, base.gradients, base.optimizer_states) == (2 * n, 2 * n, 12 * n)
+    assert (z1.weights, z1.gradients, z1.optimizer_states) == (2 * n, 2 * n, 12 * n // g)
+    assert (z2.weights, z2.gradients, z2.optimizer_states) == (2 * n, 2 * n // g, 12 * n // g)
+    assert (z3.weights, z3.gradients, z3.optimizer_states) == (2 * n // g, 2 * n // g, 12 * n // g)
+    # activations are per GPU's own micro-batch: never divided
+    acts = {training_memory("gpt2", zero_stage=z, n_gpus=g, seq_len=128).activations for z in range(4)}
+    assert len(acts) == 1
+
+
+def test_zero_one_gpu_notes_no_sharding():
+    mem = training_memory(10**6, zero_stage=3, n_gpus=1)
+    assert mem.total == 16 * 10**6 and any("one GPU" in n for n in mem.notes)
+
+
+def test_activation_formula_by_hand():
+    # Korthikanti et al. 2022: s*b*h*(34 + 5*a*s/h) bytes per layer (16-bit), 2*s*b*h per layer checkpointed.
+    spec = ModelSpec("t", "gpt2", n_layer=3, n_embd=8, n_head=2, vocab_size=10, context_length=4)
+    s, b, h, a, L = 4, 2, 8, 2, 3
+    per_layer = s * b * h * (34 + 5 * a * s / h)
+    assert per_layer == 2496
+    assert activation_bytes(spec, batch_size=b, seq_len=s) == L * per_layer
+    assert activation_bytes(spec, batch_size=b, seq_len=s, flash_attention=True) == L * s * b * h * 34
+    assert activation_bytes(spec, batch_size=b, seq_len=s, activation_checkpointing=True) == (
+        2 * s * b * h * L + per_layer
+    )
+    assert activation_bytes(spec, batch_size=b, seq_len=s, bytes_per_value=4) == 2 * L * per_layer
+    no_dropout = (
+        s * b * h * (32 + 2 * a * s / h)
+    )  # two 1-byte masks and the attention dropout's s x s terms go
+    assert activation_bytes(spec, batch_size=b, seq_len=s, dropout=False) == L * no_dropout
+    # training_memory uses 16-bit activations for mixed precision and 32-bit for fp32
+    assert training_memory(spec, batch_size=b, seq_len=s).activations == L * per_layer
+    assert training_memory(spec, batch_size=b, seq_len=s, precision="fp32").activations == 2 * L * per_layer
+
+
+def test_gpt3_activation_example():
+    # GPT-3 175B at s = 2048, b = 1: 96 layers * 2048 * 12288 * (34 + 5 * 96 * 2048 / 12288) bytes.
+    expected = 96 * 2048 * 12288 * (34 + 5 * 96 * 2048 / 12288)
+    assert activation_bytes("gpt3-175b", batch_size=1, seq_len=2048) == expected
+    assert round(expected / 1e9) == 275
+
+
+# ---------------------------------------------------------------------------------------------------------
+# How many GPUs
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "gpu", "kw"),
+    [
+        (7_500_000_000, 32 * 10**9, dict(zero_stage=1)),
+        (7_500_000_000, 32 * 10**9, dict(zero_stage=2)),
+        (7_500_000_000, 32 * 10**9, dict(zero_stage=3)),
+        ("llama-2-7b", 24 * 10**9, dict(zero_stage=3, activation_checkpointing=True, seq_len=2048)),
+        ("llama-2-70b", 80 * 10**9, dict(zero_stage=3, activation_checkpointing=True, flash_attention=True)),
+    ],
+)
+def test_gpus_needed_is_the_first_count_that_fits(model, gpu, kw):
+    n = gpus_needed(model, gpu_memory=gpu, **kw)
+    assert training_memory(model, n_gpus=n, **kw).total <= gpu
+    if n > 1:
+        assert training_memory(model, n_gpus=n - 1, **kw).total > gpu
+    # brute force agrees
+    brute = next(k for k in range(1, 10_000) if training_memory(model, n_gpus=k, **kw).total <= gpu)
+    assert n == brute
+
+
+def test_gpus_needed_closed_form():
+    # ZeRO-1: 4 bytes/param unsharded + 12 bytes/param / N <= 32 GB  ->  N >= 90 / 2 = 45
+    assert gpus_needed(7_500_000_000, gpu_memory=32 * 10**9, zero_stage=1) == 45
+    # ZeRO-3: 16 bytes/param / N <= 32 GB  ->  N >= 3.75  ->  4
+    assert gpus_needed(7_500_000_000, gpu_memory=32 * 10**9, zero_stage=3) == 4
+
+
+def test_gpus_needed_stage_0_is_one_or_nothing():
+    assert gpus_needed(10**9, gpu_memory=16 * 10**9, zero_stage=0) == 1
+    with pytest.raises(ValueError, match="does not fit"):
+        gpus_needed(10**9, gpu_memory=16 * 10**9 - 1, zero_stage=0)
+
+
+def test_gpus_needed_floor_is_explained():
+    # ZeRO-1 never shards the 4 bytes/param of weights and gradients: 7.5B need 30 GB on any number of GPUs
+    with pytest.raises(ValueError, match="not sharded") as err:
+        gpus_needed(7_500_000_000, gpu_memory=30 * 10**9, zero_stage=1)
+    assert "higher ZeRO stage" in str(err.value)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Measured: bytes of real tensors after one optimizer step
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _one_adamw_step(cfg: GPTConfig, batch: int = 4):
+    torch.manual_seed(0)
+    model = GPT(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    idx = torch.randint(0, cfg.vocab_size, (batch, cfg.block_size))
+    _, loss = model(idx, idx)
+    loss.backward()
+    opt.step()
+    return model, opt
+
+
+def _nbytes(tensors) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_measured_fp32_adamw_bytes_equal_prediction(bias):
+    cfg = GPTConfig(vocab_size=256, block_size=32, n_layer=2, n_head=4, n_embd=64, dropout=0.0, bias=bias)
+    model, opt = _one_adamw_step(cfg)
+    params = list(model.parameters())
+    pred = training_memory(cfg, precision="fp32", optimizer="adamw", seq_len=32)
+    assert _nbytes(params) == pred.weights
+    assert _nbytes(p.grad for p in params) == pred.gradients
+    moments = [t for p in params for key, t in opt.state[p].items() if key in ("exp_avg", "exp_avg_sq")]
+    assert _nbytes(moments) == pred.optimizer_states
+    # AdamW also keeps one step counter per parameter tensor, which the per-parameter rule leaves out
+    steps = [opt.state[p]["step"] for p in params]
+    assert _nbytes(steps) == len(params) * steps[0].element_size()
+
+
+def _saved_activation_bytes(cfg: GPTConfig, batch: int) -> int:
+    """Bytes of the tensors autograd saves for the backward pass of one forward, parameters excluded."""
+    torch.manual_seed(0)
+    model = GPT(cfg)
+    param_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in param_storages:
+            saved[storage.data_ptr()] = storage.nbytes()  # one entry per storage: views are not counted twice
+        return t
+
+    idx = torch.randint(0, cfg.vocab_size, (batch, cfg.block_size))
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(idx, idx)
+    return sum(saved.values())
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_measured_activations_per_block_match_korthikanti(fused):
+    # Two models that differ by two blocks: the difference is what two blocks save (embeddings, head and loss
+    # cancel). fp32 activations, no dropout. The fused CPU attention kernel keeps no s x s matrix; the "math"
+    # kernel keeps the softmax output.
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    batch, kw = 8, dict(vocab_size=256, block_size=128, n_head=4, n_embd=128, dropout=0.0)
+    backend = SDPBackend.FLASH_ATTENTION if fused else SDPBackend.MATH
+    with sdpa_kernel(backend):
+        two_blocks = _saved_activation_bytes(GPTConfig(n_layer=3, **kw), batch) - _saved_activation_bytes(
+            GPTConfig(n_layer=1, **kw), batch
+        )
+    predicted = 2 * activation_bytes(
+        GPTConfig(n_layer=1, **kw), batch_size=batch, seq_len=128, flash_attention=fused, dropout=False,
+        bytes_per_value=4,
+    )  # fmt: skip
+    assert abs(two_blocks / predicted - 1) < 0.01
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_memory_after_step_matches_prediction():
+    cfg = GPTConfig(vocab_size=256, block_size=256, n_layer=4, n_head=4, n_embd=128, dropout=0.0)
+    torch.manual_seed(0)
+    model = GPT(cfg).cuda()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    idx = torch.randint(0, 256, (16, 256), device="cuda")
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    _, loss = model(idx, idx)
+    loss.backward()
+    opt.step()
+    del loss
+    torch.cuda.synchronize()
+    pred = training_memory(cfg, precision="fp32", seq_len=256, batch_size=16, flash_attention=True)
+    steady = pred.weights + pred.gradients + pred.optimizer_states
+    n_tensors = len(list(model.parameters()))
+    # the caching allocator rounds each block up to 512 bytes; 3 tensors (+ a step counter) per parameter
+    slack = 512 * 4 * n_tensors + idx.numel() * idx.element_size() + 2048
+    assert abs(torch.cuda.memory_allocated() - steady) <= slack
+    peak = torch.cuda.max_memory_allocated()
+    assert 0.5 < peak / pred.total < 2.0, (peak, pred.total)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bad input
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _spec(**kw):
+    base = dict(name="t", arch="llama", n_layer=2, n_embd=64, n_head=4, vocab_size=100, context_length=16)
+    base["intermediate_size"] = 128
+    return ModelSpec(**{**base, **kw})
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        (dict(n_layer=0), "n_layer"),
+        (dict(n_embd=-64), "n_embd"),
+        (dict(n_head=0), "n_head"),
+        (dict(vocab_size=0), "vocab_size"),
+        (dict(context_length=-1), "context_length"),
+        (dict(n_kv_head=0), "n_kv_head"),
+        (dict(intermediate_size=0), "intermediate_size"),
+        (dict(sliding_window=0), "sliding_window"),
+        (dict(n_head=5), "divisible by n_head"),
+        (dict(n_kv_head=3), "n_kv_head .* must divide n_head"),
+        (dict(n_kv_head=8), "must divide n_head"),
+        (dict(arch="gpt3"), "unknown arch 'gpt3'; valid: gpt2, llama"),
+        (dict(intermediate_size=None), "intermediate_size is required"),
+    ],
+)
+def test_spec_rejects(kw, match):
+    with pytest.raises(ValueError, match=match):
+        _spec(**kw)
+
+
+@pytest.mark.parametrize("kw", [dict(n_layer=2.0), dict(n_embd="64"), dict(n_head=True)])
+def test_spec_rejects_non_int(kw):
+    with pytest.raises(TypeError, match=next(iter(kw))):
+        _spec(**kw)
+
+
+def test_unknown_preset_suggests_closest():
+    with pytest.raises(ValueError, match=r"unknown model 'llama2-7b'; did you mean 'llama-2-7b'"):
+        get_model("llama2-7b")
+    with pytest.raises(ValueError, match=r"did you mean 'gpt2-xl'"):
+        param_count("gpt2-xxl")
+    with pytest.raises(ValueError, match="valid: gpt2, gpt2-medium"):
+        get_model("bert")
+
+
+def test_unsupported_model_type():
+    with pytest.raises(TypeError, match="model must be"):
+        param_count(3.5)
+    with pytest.raises(TypeError, match="model must be"):
+        kv_cache_bytes([1, 2], batch_size=1, seq_len=1)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (
+            lambda: inference_memory("gpt2", dtype="fp64"),
+            "unknown dtype 'fp64'; valid: fp32, fp16, bf16, fp8",
+        ),
+        (lambda: inference_memory("gpt2", kv_dtype="int2"), "unknown kv_dtype"),
+        (lambda: inference_memory("gpt2", batch_size=0), "batch_size must be an integer >= 1"),
+        (lambda: inference_memory("gpt2", seq_len=-5), "seq_len must be an integer >= 1"),
+        (lambda: inference_memory(0), "parameter count"),
+        (lambda: inference_memory(-7), "parameter count"),
+        (lambda: kv_cache_bytes("gpt2", batch_size=1, seq_len=0), "seq_len"),
+        (lambda: kv_cache_bytes("gpt2", batch_size=1, seq_len=1, dtype="float32"), "valid: fp32"),
+        (lambda: training_memory("gpt2", precision="fp16"), "unknown precision 'fp16'; valid: mixed, fp32"),
+        (
+            lambda: training_memory("gpt2", optimizer="adam"),
+            "unknown optimizer 'adam'; valid: adamw, adamw8bit",
+        ),
+        (lambda: training_memory("gpt2", zero_stage=4), "zero_stage must be 0, 1, 2 or 3"),
+        (lambda: training_memory("gpt2", zero_stage=-1), "zero_stage"),
+        (lambda: training_memory("gpt2", zero_stage=True), "zero_stage"),
+        (lambda: training_memory("gpt2", n_gpus=0), "n_gpus must be an integer >= 1"),
+        (lambda: training_memory("gpt2", batch_size=0), "batch_size"),
+        (lambda: training_memory(10**9, seq_len=0), "seq_len"),
+        (lambda: activation_bytes("gpt2", batch_size=1, seq_len=8, bytes_per_value=3), "bytes_per_value"),
+        (lambda: gpus_needed("gpt2", gpu_memory=0), "gpu_memory"),
+        (lambda: gpus_needed("gpt2", gpu_memory=10**10, max_gpus=0), "max_gpus"),
+        (lambda: gpus_needed("gpt2", gpu_memory=10**10, zero_stage=7), "zero_stage"),
+    ],
+)
+def test_bad_input_value_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: training_memory("gpt2", n_gpus=2.0),
+        lambda: training_memory("gpt2", batch_size="8"),
+        lambda: kv_cache_bytes("gpt2", batch_size=1.5, seq_len=1),
+        lambda: gpus_needed("gpt2", gpu_memory="80GB"),
+    ],
+)
+def test_bad_input_type_errors(call):
+    with pytest.raises(TypeError, match="must be an int"):
+        call()
+
+
+def test_module_has_no_torch_dependency():
+    # sizing is arithmetic: importing it must not need torch (the CLI's fast path relies on it)
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(sizing))
+    imported = {
+        n.names[0].name.split(".")[0]
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Import | ast.ImportFrom) and n.names
+    }
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert "torch" not in imported
