@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmguide.sampling import sample
+
 __all__ = [
     "GPT",
     "MLP",
@@ -490,8 +492,6 @@ class GPT(nn.Module):
             ValueError: `idx` is not 2-D, is empty or holds ids outside the vocabulary; `max_new_tokens` is
                 not an integer `>= 0`; a sampling argument is out of range (raised by `sample`).
         """
-        from llmguide.sampling import sample
-
         self._check_idx(idx, any_length=True)
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")

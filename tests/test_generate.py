@@ -1,0 +1,160 @@
+"""Tests of GPT.generate: the KV cache gives the tokens of plain recomputation, at one position per token."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from llmguide.model import GPT, GPTConfig, KVCache
+from llmguide.sampling import sample
+
+BLOCK = 16
+
+
+def random_model(seed: int = 0, **overrides: object) -> GPT:
+    """A tiny GPT with all weights drawn from N(0, 0.1^2), so that its outputs vary with the context.
+
+    At GPT-2 init the logits of a tiny model differ by very little; with these weights the top two logits
+    of the greedy runs below differ by more than 1e-3, far above float32 rounding, so an equality of tokens
+    tests the cache and not luck.
+    """
+    torch.manual_seed(seed)
+    config = dict(vocab_size=64, block_size=BLOCK, n_layer=2, n_head=2, n_embd=32)
+    model = GPT(GPTConfig(**{**config, **overrides}))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.1)
+    return model.eval()
+
+
+def reference_generate(
+    model: GPT, idx: torch.Tensor, n: int, generator: torch.Generator | None, **kw: object
+) -> torch.Tensor:
+    """Generation the obvious way: run the whole cropped context through `forward` for every new token."""
+    with torch.no_grad():
+        for _ in range(n):
+            logits = model(idx[:, -model.config.block_size :])[0][:, -1]
+            idx = torch.cat([idx, sample(logits, generator=generator, **kw).unsqueeze(1)], dim=1)
+    return idx
+
+
+def prompt(batch: int, length: int, seed: int = 1) -> torch.Tensor:
+    return torch.randint(0, 64, (batch, length), generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("length", [1, 5, BLOCK + 4])  # the last prompt is longer than the window
+def test_greedy_cached_equals_uncached_and_reference_past_block_size(batch: int, length: int) -> None:
+    model = random_model()
+    idx = prompt(batch, length)
+    n = 2 * BLOCK + 3  # well past block_size: the window slides for many steps
+    cached = model.generate(idx, n, temperature=0)
+    uncached = model.generate(idx, n, temperature=0, use_cache=False)
+    expected = reference_generate(model, idx, n, None, temperature=0)
+    assert cached.shape == (batch, length + n)
+    assert torch.equal(cached[:, :length], idx)
+    assert torch.equal(cached, expected)
+    assert torch.equal(uncached, expected)
+    assert len(set(cached[0, length:].tolist())) >= 2  # not a constant run of one token
+
+
+@pytest.mark.parametrize(
+    "options",
+    [dict(temperature=1.0), dict(temperature=0.8, top_k=10), dict(temperature=1.3, top_p=0.9, min_p=0.01)],
+)
+def test_seeded_sampling_cached_equals_uncached_and_reference(options: dict[str, float]) -> None:
+    model = random_model(seed=3)
+    idx = prompt(4, 3, seed=2)
+    n = BLOCK + 10
+
+    def run(use_cache: bool) -> torch.Tensor:
+        return model.generate(
+            idx, n, generator=torch.Generator().manual_seed(7), use_cache=use_cache, **options
+        )
+
+    expected = reference_generate(model, idx, n, torch.Generator().manual_seed(7), **options)
+    assert torch.equal(run(True), expected)
+    assert torch.equal(run(False), expected)
+    other = model.generate(idx, n, generator=torch.Generator().manual_seed(8), **options)
+    assert not torch.equal(other, expected)  # the seed matters: the comparison above can fail
+
+
+def test_the_cache_feeds_one_position_per_new_token_within_the_window() -> None:
+    model = random_model()
+    seen: list[int] = []
+    model.transformer.wte.register_forward_hook(lambda mod, args, out: seen.append(args[0].shape[1]))
+    model.generate(prompt(2, 4), BLOCK - 4 + 3, temperature=0)
+    # prefill 4 positions, then one position per token until the cache holds the full window of 16; then
+    # the window slides, positions shift, and each further step re-encodes the cropped window (see generate)
+    assert seen == [4] + [1] * (BLOCK - 4) + [BLOCK] * 2
+    seen.clear()
+    model.generate(prompt(2, 4), 5, temperature=0, use_cache=False)
+    assert seen == [4, 5, 6, 7, 8]
+
+
+def test_cache_fed_in_chunks_matches_forward() -> None:
+    # the attention's general case: several new positions after cached ones (a causal mask offset by `past`)
+    model = random_model()
+    idx = prompt(2, 12)
+    cache = KVCache(model.config.n_layer, BLOCK)
+    with torch.no_grad():
+        parts = [model._hidden(idx[:, a:b], cache) for a, b in [(0, 5), (5, 6), (6, 12)]]
+        full = model(idx)[0]
+    chunked = model.lm_head(torch.cat(parts, dim=1))
+    assert cache.length == 12
+    assert torch.allclose(chunked, full, atol=1e-4, rtol=1e-5)
+
+
+def test_kv_cache_refuses_to_overflow() -> None:
+    cache = KVCache(n_layer=1, max_len=4)
+    k = torch.zeros(1, 2, 3, 8)
+    cache.update(0, k, k)
+    cache.length = 3
+    with pytest.raises(ValueError, match="at most 4"):
+        cache.update(0, k, k)
+
+
+def test_generate_restores_training_mode_and_records_no_gradients() -> None:
+    model = random_model(dropout=0.5).train()
+    out = model.generate(prompt(1, 3), 4, temperature=0)
+    assert model.training
+    assert not out.requires_grad
+    # dropout is off while generating: greedy decoding repeats exactly
+    assert torch.equal(out, model.generate(prompt(1, 3), 4, temperature=0))
+
+
+def test_zero_new_tokens_returns_the_prompt() -> None:
+    idx = prompt(2, 3)
+    assert torch.equal(random_model().generate(idx, 0), idx)
+
+
+def test_int32_prompts_keep_their_dtype() -> None:
+    out = random_model().generate(prompt(1, 3).int(), 2, temperature=0)
+    assert out.dtype == torch.int32
+
+
+@pytest.mark.parametrize(
+    ("idx", "n", "error", "pattern"),
+    [
+        (torch.zeros(1, 0, dtype=torch.long), 3, ValueError, "idx"),
+        (torch.zeros(0, 2, dtype=torch.long), 3, ValueError, "idx"),
+        (torch.tensor([[1, 64]]), 3, ValueError, "vocab_size"),
+        (torch.tensor([[-1]]), 3, ValueError, "vocab_size"),
+        (torch.tensor([[1.0]]), 3, TypeError, "idx"),
+        (torch.tensor([[1]]), -1, ValueError, "max_new_tokens"),
+        (torch.tensor([[1]]), 2.0, ValueError, "max_new_tokens"),
+        (torch.tensor([[1]]), True, ValueError, "max_new_tokens"),
+    ],
+)
+def test_generate_rejects_bad_input(
+    idx: torch.Tensor, n: object, error: type[Exception], pattern: str
+) -> None:
+    with pytest.raises(error, match=pattern):
+        random_model().generate(idx, n)  # type: ignore[arg-type]
+
+
+def test_bad_sampling_arguments_are_reported_by_sample() -> None:
+    with pytest.raises(ValueError, match="temperature"):
+        random_model().generate(prompt(1, 2), 3, temperature=-1.0)
+    with pytest.raises(ValueError, match="top_p"):
+        random_model().generate(prompt(1, 2), 3, top_p=0.0)
