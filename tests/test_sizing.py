@@ -285,6 +285,11 @@ def test_inference_activation_estimate_closed_form():
     assert mem.total == mem.weights + mem.kv_cache + mem.activations
 
 
+def test_rope_models_may_run_past_their_context():
+    # no learned positions to run out of: sizing a longer sequence is allowed (whether quality holds is another matter)
+    assert inference_memory("llama-2-7b", seq_len=8192).kv_cache == 4 * 2**30
+
+
 def test_inference_default_seq_len_is_context():
     assert inference_memory("llama-3-8b") == inference_memory("llama-3-8b", seq_len=8192)
 
@@ -617,6 +622,13 @@ def test_unsupported_model_type():
         (lambda: training_memory("gpt2", batch_size=0), "batch_size"),
         (lambda: training_memory(10**9, seq_len=0), "seq_len"),
         (lambda: activation_bytes("gpt2", batch_size=1, seq_len=8, bytes_per_value=3), "bytes_per_value"),
+        (
+            lambda: inference_memory("gpt2", seq_len=1025),
+            r"seq_len \(1025\) exceeds the context_length of 'gpt2'",
+        ),
+        (lambda: training_memory("gpt2-xl", seq_len=2048), "learned position embeddings"),
+        (lambda: kv_cache_bytes("gpt2", batch_size=1, seq_len=4096), "exceeds the context_length"),
+        (lambda: activation_bytes("gpt3-175b", batch_size=1, seq_len=4096), "exceeds the context_length"),
         (lambda: gpus_needed("gpt2", gpu_memory=0), "gpu_memory"),
         (lambda: gpus_needed("gpt2", gpu_memory=10**10, max_gpus=0), "max_gpus"),
         (lambda: gpus_needed("gpt2", gpu_memory=10**10, zero_stage=7), "zero_stage"),

@@ -196,6 +196,7 @@ def _add_memory(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--vocab", type=int, help="vocabulary size")
     c.add_argument("--intermediate", type=int, help="MLP hidden width (needed for llama)")
     c.add_argument("--context", type=int, help="context length (default: --seq-len)")
+    c.add_argument("--tied", action="store_true", help="the output head reuses the token embedding")
     p.set_defaults(handler=_run_memory)
 
 
@@ -238,6 +239,7 @@ def _memory_model(args: argparse.Namespace) -> tuple[object, str]:
         vocab_size=args.vocab,
         context_length=context,
         intermediate_size=args.intermediate,
+        tied_embeddings=True if args.tied else None,
     )
     return spec, f"custom {args.arch}-style model: {sizing.param_count(spec):,} parameters"
 
@@ -306,5 +308,5 @@ def _run_memory(args: argparse.Namespace) -> int:
                 f"smallest number of {sizing.format_bytes(gpu, 'GB')} GPUs at ZeRO stage {args.zero}: {need}"
             )
         except ValueError as exc:
-            print(f"no number of GPUs is enough: {exc}")
+            print(exc)
     return 0

@@ -494,14 +494,14 @@ def kv_cache_bytes(
     Args:
         model: a `ModelSpec`, a preset name or a `llmguide.model.GPTConfig`.
         batch_size: sequences served together (>= 1).
-        seq_len: tokens cached per sequence (>= 1).
+        seq_len: tokens cached per sequence (>= 1; at most `context_length` for `arch="gpt2"`).
         dtype: storage format of the cache, a key of `BYTES_PER_PARAM`.
 
     Returns:
         The cache size in bytes.
 
     Raises:
-        ValueError: a non-positive size or an unknown dtype.
+        ValueError: a non-positive size, an unknown dtype, or `seq_len` beyond a GPT-2-style context.
 
     For example:
 
@@ -516,6 +516,7 @@ def kv_cache_bytes(
     s = _spec(model)
     _check_int("batch_size", batch_size)
     _check_int("seq_len", seq_len)
+    _check_seq_len(s, seq_len)
     tokens = min(seq_len, s.sliding_window) if s.sliding_window else seq_len
     return _nbytes(2 * s.n_layer * s.n_kv_head * s.head_dim * tokens * batch_size, dtype)
 
@@ -550,10 +551,14 @@ class InferenceMemory:
 
 def _check_seq_len(spec: ModelSpec | None, seq_len: int | None) -> int:
     if seq_len is None:
-        if spec is None:
-            return 1
-        return spec.context_length
-    return _check_int("seq_len", seq_len)
+        return 1 if spec is None else spec.context_length
+    _check_int("seq_len", seq_len)
+    if spec is not None and spec.arch == "gpt2" and seq_len > spec.context_length:
+        raise ValueError(
+            f"seq_len ({seq_len}) exceeds the context_length of {spec.name!r} ({spec.context_length}): "
+            f"a model with learned position embeddings has none beyond it"
+        )
+    return seq_len
 
 
 def inference_memory(
@@ -579,7 +584,8 @@ def inference_memory(
             with a note).
         dtype: format of the weights and activations, a key of `BYTES_PER_PARAM`.
         batch_size: sequences served together (>= 1).
-        seq_len: tokens per sequence (prompt plus generated); default: the model's `context_length`.
+        seq_len: tokens per sequence (prompt plus generated); default and, for `arch="gpt2"` (learned
+            positions), maximum: the model's `context_length`.
         kv_dtype: format of the KV cache; default: `dtype`, or bf16 when `dtype` is a quantised weight format
             (int8, int4), whose kernels still compute and cache in 16 bits.
 
@@ -587,7 +593,7 @@ def inference_memory(
         An `InferenceMemory` with `weights`, `kv_cache`, `activations` and `total` in bytes.
 
     Raises:
-        ValueError: a non-positive size or an unknown dtype.
+        ValueError: a non-positive size, an unknown dtype, or `seq_len` beyond a GPT-2-style context.
         TypeError: a model of an unsupported kind.
 
     For example:
@@ -654,7 +660,7 @@ def activation_bytes(
     Args:
         model: a `ModelSpec`, a preset name or a `llmguide.model.GPTConfig`.
         batch_size: sequences per GPU per step (micro-batch, >= 1).
-        seq_len: tokens per sequence (>= 1).
+        seq_len: tokens per sequence (>= 1; at most `context_length` for `arch="gpt2"`).
         activation_checkpointing: recompute each block's activations in the backward pass.
         flash_attention: the attention kernel does not store the `seq_len x seq_len` scores.
         dropout: the model applies dropout in training (the paper's assumption), which stores masks.
@@ -665,7 +671,8 @@ def activation_bytes(
         Activation memory in bytes for the whole model.
 
     Raises:
-        ValueError: a non-positive size or `bytes_per_value` other than 2 or 4.
+        ValueError: a non-positive size, `seq_len` beyond a GPT-2-style context, or `bytes_per_value`
+            other than 2 or 4.
 
     For example:
 
@@ -680,6 +687,7 @@ def activation_bytes(
     s = _spec(model)
     _check_int("batch_size", batch_size)
     _check_int("seq_len", seq_len)
+    _check_seq_len(s, seq_len)
     if bytes_per_value not in (2, 4):
         raise ValueError(f"bytes_per_value must be 2 (16-bit) or 4 (fp32), got {bytes_per_value!r}")
     sb = seq_len * batch_size
@@ -762,7 +770,8 @@ def training_memory(
         precision: `"mixed"` or `"fp32"`.
         optimizer: a key of `OPTIMIZERS`.
         batch_size: sequences per GPU per step (>= 1).
-        seq_len: tokens per sequence; default: the model's `context_length`.
+        seq_len: tokens per sequence; default and, for `arch="gpt2"` (learned positions), maximum: the
+            model's `context_length`.
         activation_checkpointing: recompute activations in the backward pass (see `activation_bytes`).
         flash_attention: the attention kernel does not store the score matrix.
         dropout: the model uses dropout in training (see `activation_bytes`).
@@ -775,7 +784,7 @@ def training_memory(
 
     Raises:
         ValueError: an unknown precision or optimizer, `zero_stage` outside 0-3, `n_gpus` < 1, a non-positive
-            size.
+            size, or `seq_len` beyond a GPT-2-style context.
         TypeError: a model of an unsupported kind.
 
     For example:
@@ -914,8 +923,8 @@ def gpus_needed(
             "a smaller batch or sequence",
         ]
         raise ValueError(
-            f"does not fit: with ZeRO stage {zero_stage}, even {max_gpus:,} GPUs would each need "
-            f"{format_bytes(floor)} (the parts that are not sharded), more than gpu_memory="
+            f"does not fit on any number of GPUs (tried up to {max_gpus:,}): at ZeRO stage {zero_stage} each "
+            f"still needs {format_bytes(floor)} for the parts that are not sharded, more than gpu_memory="
             f"{format_bytes(gpu_memory)}; try {', '.join(r for r in remedies if r)}"
         )
     low, high = 1, max_gpus  # per_gpu never increases with the count: binary search for the first fit
