@@ -76,10 +76,10 @@ def cuda_measurement(cfg: GPTConfig, batch: int) -> dict[str, int]:
     torch.cuda.synchronize()
     base = torch.cuda.memory_allocated() - nbytes(model.parameters()) - nbytes([idx])
     torch.cuda.reset_peak_memory_stats()
-    _, loss = model(idx, idx)
+    logits, loss = model(idx, idx)
     loss.backward()
     optimizer.step()
-    del loss
+    del logits, loss  # what is left: weights, gradients, AdamW state, the batch
     torch.cuda.synchronize()
     out = {
         "allocated after step": torch.cuda.memory_allocated() - base - nbytes([idx]),
