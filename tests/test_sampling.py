@@ -225,6 +225,21 @@ def test_min_p_matches_reference(shape: tuple[int, ...], p: float) -> None:
     assert kept(min_p_filter(torch.from_numpy(x), p)) == [mask for mask, _ in refs]
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_top_p_large_vocabulary_matches_reference(dtype: torch.dtype) -> None:
+    # Rows whose nucleus fits in the first 1,024 candidates, needs a retry (4,096), or needs a full sort.
+    rng = np.random.default_rng(21)
+    vocab = 12_000
+    x = np.stack([rng.normal(0, scale, vocab) for scale in (4.0, 2.0, 0.05, 3.0)])
+    p = 0.9
+    refs = [ref_top_p_row(r, p) for r in rows(x)]
+    sizes = [sum(mask) for mask, _ in refs]
+    assert sizes[0] <= 1024 < sizes[1] <= 4096 < sizes[2], sizes  # the three cases are covered
+    assert min(margin for _, margin in refs) > 1e-6
+    out = kept(top_p_filter(torch.from_numpy(x).to(dtype), p))
+    assert out == [mask for mask, _ in refs]
+
+
 logit_arrays = hnp.arrays(
     np.float64,
     hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=12),
@@ -392,6 +407,17 @@ def test_sampling_frequencies(kwargs: dict, dtype: torch.dtype) -> None:
     n = 200_000
     ids = sample(x.expand(n, -1), generator=torch.Generator().manual_seed(11), **kwargs)
     frequencies_ok(np.bincount(ids.numpy(), minlength=len(row)), probs)
+
+
+def test_draw_never_returns_a_zero_weight_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Force the uniform number to the edges: u = 0, a running-sum boundary, and u = 1 (which can arise
+    # when u * total rounds up). Zero-weight tokens around and between the positive ones must be skipped.
+    x = torch.tensor([NEG_INF, 0.0, NEG_INF, 0.0, NEG_INF], dtype=torch.float64)  # weights 0, 1, 0, 1, 0
+    real_rand = torch.rand
+    for u, expected in [(0.0, {1}), (0.25, {1}), (0.5, {3}), (0.75, {3}), (1.0, {1, 3})]:
+        monkeypatch.setattr(torch, "rand", lambda *a, u=u, **k: torch.full_like(real_rand(*a, **k), u))
+        assert sample(x).item() in expected, u
+    monkeypatch.setattr(torch, "rand", real_rand)
 
 
 def test_top_p_applies_after_temperature_in_sample() -> None:
