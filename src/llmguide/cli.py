@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = False  # `llmguide` alone prints the help
     # One `_add_<name>(sub)` line per subcommand, in the order of the guide's chapters:
+    _add_train(sub)
     _add_memory(sub)
     _add_chinchilla(sub)
     return parser
@@ -149,6 +150,115 @@ def _run_chinchilla(args: argparse.Namespace) -> int:
         if timed:
             line += f"{scaling.training_hours(n, d, gpus=args.gpus, gpu=gpu, mfu=args.mfu):>9.0f}"
         print(line)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# llmguide train (docs/transformers.md)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a small byte-level GPT and save a checkpoint",
+        description="Train a GPT on UTF-8 bytes (the corpus shipped with llmguide, or --text FILE) with AdamW, "
+        "warmup and cosine decay, and write a checkpoint that `llmguide generate` reads. Under `torchrun` it "
+        "trains with DistributedDataParallel, --batch-size rows per step over all processes.",
+    )
+    p.add_argument("--out", required=True, help="where to write the checkpoint, e.g. checkpoints/tiny.pt")
+    p.add_argument("--model", choices=["gpt"], default="gpt", help="architecture (only gpt can be saved)")
+    p.add_argument("--text", help="UTF-8 text file to train on (default: the corpus shipped with llmguide)")
+    p.add_argument("--steps", type=int, default=500, help="optimizer steps (default 500)")
+    p.add_argument("--batch-size", type=int, default=16, help="sequences per step (default 16)")
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
+    p.add_argument("--block-size", type=int, default=128, help="context length in bytes (default 128)")
+    p.add_argument("--n-layer", type=int, default=4, help="transformer blocks (default 4)")
+    p.add_argument("--n-head", type=int, default=4, help="attention heads per block (default 4)")
+    p.add_argument("--n-embd", type=int, default=128, help="width of the residual stream (default 128)")
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout probability in [0, 1) (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and the batches (default 0)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
+    p.set_defaults(handler=_run_train)
+
+
+def _as_flag_error(exc: ValueError, flags: dict[str, str]) -> ValueError:
+    """The same error, with the parameter name it starts with replaced by the command-line flag."""
+    message = str(exc)
+    for name, flag in flags.items():
+        if message.startswith(name):
+            return ValueError(flag + message[len(name) :])
+    return exc
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import os
+    import time
+    from pathlib import Path
+
+    import torch
+
+    from llmguide.checkpoint import save_checkpoint
+    from llmguide.data import TextData, corpus_data, encode, split_tokens
+    from llmguide.model import GPT, GPTConfig
+    from llmguide.train import train
+
+    flags = {
+        "block_size": "--block-size",
+        "n_layer": "--n-layer",
+        "n_head": "--n-head",
+        "n_embd": "--n-embd",
+        "dropout": "--dropout",
+        "steps": "--steps",
+        "batch_size": "--batch-size",
+        "lr": "--lr",
+        "device": "--device",
+    }
+    try:
+        config = GPTConfig(
+            block_size=args.block_size,
+            n_layer=args.n_layer,
+            n_head=args.n_head,
+            n_embd=args.n_embd,
+            dropout=args.dropout,
+        )
+    except ValueError as exc:
+        raise _as_flag_error(exc, flags) from None
+    if args.text is None:
+        data = corpus_data(block_size=args.block_size)
+    else:
+        try:
+            text = Path(args.text).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"--text: cannot read {args.text!r} as UTF-8 text: {exc}") from None
+        train_ids, val_ids = split_tokens(torch.tensor(encode(text), dtype=torch.long))
+        if val_ids.numel() < args.block_size + 1:
+            raise ValueError(
+                f"--text: the file is too short for --block-size {args.block_size}: its last tenth, held "
+                f"out for validation, must hold more than {args.block_size} bytes"
+            )
+        data = TextData(train=train_ids, val=val_ids, block_size=args.block_size)
+    torch.manual_seed(args.seed)
+    model = GPT(config)
+    start = time.perf_counter()
+    try:
+        history = train(
+            model,
+            data,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            device=args.device,
+        )
+    except ValueError as exc:
+        raise _as_flag_error(exc, flags) from None
+    print(f"model: GPT, {model.num_params():,} parameters, block size {config.block_size}")
+    print(f"trained {args.steps} steps on {history.tokens_seen:,} tokens")
+    print(f"validation loss: {history.val_loss[0]:.2f} -> {history.val_loss[-1]:.2f} nats per byte")
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process writes the file
+        print(f"saved {save_checkpoint(args.out, model)}")
+    print(f"took {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,289 @@
+"""Tests of llmguide.train: reproducibility, the schedule, weight decay, validation, and bad input."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from llmguide.data import RecallTask, TextData, corpus_data
+from llmguide.model import GPT, GPTConfig
+from llmguide.rnn import LSTM, LSTMConfig
+from llmguide.train import History, lr_at, train
+
+TINY = GPTConfig(block_size=16, n_layer=1, n_head=2, n_embd=16)
+
+
+def _gpt(seed: int = 0, config: GPTConfig = TINY) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(config)
+
+
+@pytest.fixture(scope="module")
+def data() -> TextData:
+    return corpus_data(block_size=16)
+
+
+def test_two_runs_with_the_same_seed_are_bit_for_bit_identical(data: TextData) -> None:
+    runs = []
+    for _ in range(2):
+        model = _gpt()
+        history = train(model, data, steps=12, batch_size=4, lr=1e-2, eval_interval=4, device="cpu")
+        runs.append((history, model.state_dict()))
+    (h1, w1), (h2, w2) = runs
+    assert h1.train_loss == h2.train_loss and h1.val_loss == h2.val_loss
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    h3 = train(_gpt(), data, steps=12, batch_size=4, lr=1e-2, eval_interval=4, seed=1, device="cpu")
+    assert h3.train_loss != h1.train_loss  # another seed draws other batches
+
+
+def test_dropout_runs_are_reproducible_too(data: TextData) -> None:
+    config = GPTConfig(block_size=16, n_layer=1, n_head=2, n_embd=16, dropout=0.2)
+    a = train(_gpt(config=config), data, steps=5, batch_size=4, lr=1e-2, device="cpu")
+    b = train(_gpt(config=config), data, steps=5, batch_size=4, lr=1e-2, device="cpu")
+    assert a.train_loss == b.train_loss
+
+
+def test_history_records_steps_tokens_and_validation_points(data: TextData) -> None:
+    history = train(_gpt(), data, steps=10, batch_size=3, lr=1e-3, eval_interval=4, device="cpu")
+    assert isinstance(history, History)
+    assert history.steps == list(range(1, 11)) and len(history.train_loss) == 10
+    assert history.val_steps == [0, 4, 8, 10]  # before training, every 4 steps, and after the last
+    assert len(history.val_loss) == 4
+    assert history.tokens_seen == 10 * 3 * 16
+    assert history.wall_time_s > 0 and history.world_size == 1
+
+
+def test_first_train_loss_is_the_untrained_models_loss_on_the_first_seeded_batch(data: TextData) -> None:
+    model = _gpt()
+    before = copy.deepcopy(model)
+    history = train(model, data, steps=1, batch_size=4, lr=1e-3, seed=5, device="cpu")
+    x, y = data.get_batch("train", 4, generator=torch.Generator().manual_seed(5))
+    _, loss = before(x, y)
+    assert history.train_loss[0] == pytest.approx(loss.item(), rel=1e-6)
+
+
+def test_untrained_loss_is_near_uniform_and_training_lowers_it(data: TextData) -> None:
+    history = train(_gpt(), data, steps=40, batch_size=8, lr=1e-2, device="cpu")
+    # GPT-2 init gives almost flat logits: cross-entropy close to ln(256), a uniform guess over bytes
+    assert abs(history.val_loss[0] - math.log(256)) < 0.05
+    assert history.val_loss[-1] < history.val_loss[0] - 1.5
+
+
+def test_schedule_warms_up_linearly_then_follows_a_cosine() -> None:
+    kw = {"lr": 2.0, "steps": 110, "warmup_steps": 10, "min_lr": 0.2}
+    assert [lr_at(s, **kw) for s in range(10)] == pytest.approx([0.2 * (s + 1) for s in range(10)])
+    assert lr_at(10, **kw) == pytest.approx(2.0)  # the peak, right after warmup
+    assert lr_at(60, **kw) == pytest.approx(1.1)  # half way through the decay: (lr + min_lr) / 2
+    assert lr_at(109, **kw) == pytest.approx(0.2 + 0.9 * (1 + math.cos(math.pi * 99 / 100)))
+    decay = [lr_at(s, **kw) for s in range(10, 110)]
+    assert all(a > b for a, b in itertools.pairwise(decay)) and min(decay) > 0.2
+
+
+def test_history_lr_is_the_schedule(data: TextData) -> None:
+    history = train(_gpt(), data, steps=20, batch_size=2, lr=1e-3, warmup_steps=5, device="cpu")
+    expected = [lr_at(s, lr=1e-3, steps=20, warmup_steps=5, min_lr=1e-4) for s in range(20)]
+    assert history.lr == pytest.approx(expected)
+
+
+class _ZeroGrad(nn.Module):
+    """A 'model' whose loss has zero gradient: AdamW's step is then weight decay alone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(3, 4)  # a 4x3 matrix and a bias vector
+        self.norm = nn.LayerNorm(4)
+        with torch.no_grad():
+            self.norm.weight.fill_(1.5)
+
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        params = sum(p.sum() for p in self.parameters())
+        return idx.float(), params * 0.0
+
+
+def test_weight_decay_applies_to_matrices_only(data: TextData) -> None:
+    model = _ZeroGrad()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    train(model, data, steps=1, batch_size=2, lr=0.1, weight_decay=0.5, warmup_steps=0, device="cpu")
+    after = model.state_dict()
+    # decoupled decay (Loshchilov & Hutter): w <- w - lr * wd * w, with a zero gradient's Adam step of 0
+    torch.testing.assert_close(after["lin.weight"], before["lin.weight"] * (1 - 0.1 * 0.5))
+    for name in ("lin.bias", "norm.weight", "norm.bias"):
+        assert torch.equal(after[name], before[name]), name
+
+
+def test_gradient_clipping_uses_the_given_norm(data: TextData, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[float] = []
+    original = torch.nn.utils.clip_grad_norm_
+
+    def spy(params: object, max_norm: float, *args: object, **kwargs: object) -> torch.Tensor:
+        calls.append(max_norm)
+        return original(params, max_norm, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    train(_gpt(), data, steps=3, batch_size=2, lr=1e-3, grad_clip=0.5, device="cpu")
+    assert calls == [0.5, 0.5, 0.5]
+    calls.clear()
+    train(_gpt(), data, steps=3, batch_size=2, lr=1e-3, grad_clip=None, device="cpu")
+    assert calls == []
+
+
+def test_training_restores_the_train_eval_mode(data: TextData) -> None:
+    model = _gpt().eval()
+    train(model, data, steps=1, batch_size=2, lr=1e-3, device="cpu")
+    assert not model.training
+
+
+def test_silent_unless_asked(data: TextData, capsys: pytest.CaptureFixture[str]) -> None:
+    train(_gpt(), data, steps=3, batch_size=2, lr=1e-3, device="cpu")
+    assert capsys.readouterr().err == ""  # stderr is not a terminal under pytest
+    train(_gpt(), data, steps=3, batch_size=2, lr=1e-3, device="cpu", progress=True)
+    err = capsys.readouterr().err
+    assert "step 3/3" in err and err.endswith("\n")
+
+
+def test_an_lstm_trains_on_the_recall_task_through_the_same_loop() -> None:
+    task = RecallTask(distances=(1,), n_symbols=4, seq_len=4, n_queries=2)
+    torch.manual_seed(0)
+    model = LSTM(LSTMConfig(vocab_size=task.vocab_size, n_embd=16, n_hidden=32))
+    history = train(model, task, steps=60, batch_size=32, lr=1e-2, device="cpu")
+    assert history.val_loss[0] > 1.2 and history.val_loss[-1] < 0.3  # ln 4 = 1.39 at chance; recall d=1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"steps": 0}, "steps"),
+        ({"steps": -5}, "steps"),
+        ({"steps": 2.5}, "steps"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": -1}, "batch_size"),
+        ({"lr": 0}, "lr"),
+        ({"lr": -1e-3}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"lr": float("inf")}, "lr"),
+        ({"eval_interval": 0}, "eval_interval"),
+        ({"eval_batches": 0}, "eval_batches"),
+        ({"warmup_steps": 10}, "warmup_steps"),
+        ({"warmup_steps": -1}, "warmup_steps"),
+        ({"min_lr": 1.0}, "min_lr"),
+        ({"min_lr": -1.0}, "min_lr"),
+        ({"weight_decay": -0.1}, "weight_decay"),
+        ({"grad_clip": 0}, "grad_clip"),
+        ({"device": "tpu"}, "device"),
+    ],
+)
+def test_bad_arguments_name_the_parameter(data: TextData, kwargs: dict, name: str) -> None:
+    args = {"steps": 10, "batch_size": 2, "lr": 1e-3, "device": "cpu", **kwargs}
+    with pytest.raises(ValueError, match=name):
+        train(_gpt(), data, **args)
+
+
+def test_bad_model_or_data(data: TextData) -> None:
+    with pytest.raises(TypeError, match="model"):
+        train("gpt", data, steps=1, batch_size=1, lr=1e-3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="data"):
+        train(_gpt(), [1, 2, 3], steps=1, batch_size=1, lr=1e-3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="block_size"):
+        train(_gpt(), corpus_data(block_size=32), steps=1, batch_size=1, lr=1e-3)  # model's block is 16
+
+
+def test_batch_size_must_divide_among_processes(data: TextData, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    with pytest.raises(ValueError, match="batch_size=3 must be divisible by the number of processes"):
+        train(_gpt(), data, steps=1, batch_size=3, lr=1e-3, device="cpu")
+
+
+# ---------------------------------------------------------------- llmguide train (CLI)
+
+TINY_FLAGS = ["--block-size", "16", "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--device", "cpu"]
+
+
+def test_cli_trains_and_writes_a_checkpoint_that_loads(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from llmguide.checkpoint import load_checkpoint
+    from llmguide.cli import main
+
+    out = tmp_path / "ckpt" / "tiny.pt"
+    status = main(
+        ["train", "--out", str(out), "--steps", "4", "--batch-size", "2", "--seed", "1", *TINY_FLAGS]
+    )
+    assert status == 0
+    lines = capsys.readouterr().out.splitlines()
+    E, V, T = 16, 256, 16
+    n_params = (
+        V * E + T * E + (12 * E * E + 13 * E) + 2 * E
+    )  # embeddings, one block (weights, biases, norms), ln_f
+    assert lines[0] == f"model: GPT, {n_params:,} parameters, block size 16"
+    assert lines[1] == "trained 4 steps on 128 tokens"
+    assert lines[2].startswith("validation loss: 5.5") and lines[3] == f"saved {out}"
+    model = load_checkpoint(out, device="cpu")
+    assert model.config == GPTConfig(block_size=16, n_layer=1, n_head=2, n_embd=16)
+    assert model.num_params() == n_params
+
+
+def test_cli_trains_on_a_text_file(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from llmguide.cli import main
+
+    text = tmp_path / "text.txt"
+    text.write_text("the cat sat on the mat. " * 40, encoding="utf-8")
+    out = tmp_path / "t.pt"
+    assert (
+        main(
+            [
+                "train",
+                "--out",
+                str(out),
+                "--text",
+                str(text),
+                "--steps",
+                "2",
+                "--batch-size",
+                "2",
+                *TINY_FLAGS,
+            ]
+        )
+        == 0
+    )
+    assert out.exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--steps", "0"], "--steps must be a positive integer"),
+        (["--batch-size", "-2"], "--batch-size must be a positive integer"),
+        (["--lr", "0"], "--lr must be a positive finite number"),
+        (["--n-head", "3"], "--n-embd must be divisible by n_head"),
+        (["--dropout", "1.5"], "--dropout must be a number in [0, 1)"),
+        (["--device", "tpu"], "--device must be one of"),
+        (["--text", "/nonexistent/file.txt"], "--text: cannot read"),
+    ],
+)
+def test_cli_bad_flags_exit_2_with_the_flag_named(
+    tmp_path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    from llmguide.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--out", str(tmp_path / "x.pt"), "--steps", "1", *TINY_FLAGS, *flags])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"llmguide train: error: {message}" in err
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_cli_rejects_a_text_too_short_for_the_block(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from llmguide.cli import main
+
+    text = tmp_path / "short.txt"
+    text.write_text("far too short", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        main(["train", "--out", str(tmp_path / "x.pt"), "--text", str(text), *TINY_FLAGS])
+    assert "--text: the file is too short for --block-size 16" in capsys.readouterr().err
