@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
+from llmguide.checkpoint import save_checkpoint
+from llmguide.cli import main
 from llmguide.model import GPT, GPTConfig, KVCache
 from llmguide.sampling import sample
 
@@ -158,3 +162,96 @@ def test_bad_sampling_arguments_are_reported_by_sample() -> None:
         random_model().generate(prompt(1, 2), 3, temperature=-1.0)
     with pytest.raises(ValueError, match="top_p"):
         random_model().generate(prompt(1, 2), 3, top_p=0.0)
+
+
+# --------------------------------------------------------------------------------------------------------
+# llmguide generate (the command line)
+# --------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def byte_checkpoint(tmp_path: Path) -> tuple[GPT, Path]:
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=256, block_size=32, n_layer=2, n_head=2, n_embd=32))
+    return model.eval(), save_checkpoint(tmp_path / "bytes.pt", model)
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        status = main(argv)
+    except SystemExit as exit_:
+        status = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_cli_greedy_output_is_the_models_greedy_continuation(
+    byte_checkpoint: tuple[GPT, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    model, path = byte_checkpoint
+    argv = [
+        "generate",
+        "--checkpoint",
+        str(path),
+        "--prompt",
+        "Hi",
+        "--max-new-tokens",
+        "40",
+        "--temperature",
+        "0",
+    ]
+    status, out, _ = run_cli([*argv, "--device", "cpu"], capsys)
+    expected = model.generate(torch.tensor([list(b"Hi")]), 40, temperature=0)[0]  # past block_size too
+    assert status == 0
+    assert out == bytes(expected.tolist()).decode("utf-8", errors="replace") + "\n"
+    assert out.startswith("Hi")
+
+
+def test_cli_seed_makes_sampling_reproducible(
+    byte_checkpoint: tuple[GPT, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, path = byte_checkpoint
+    base = ["generate", "--checkpoint", str(path), "--prompt", "é", "--max-new-tokens", "20", "--top-k", "50"]
+    first = run_cli([*base, "--seed", "1"], capsys)
+    again = run_cli([*base, "--seed", "1"], capsys)
+    other = run_cli(
+        [*base, "--seed", "2", "--top-p", "0.9", "--min-p", "0.01", "--temperature", "1.2"], capsys
+    )
+    assert first[0] == again[0] == other[0] == 0
+    assert first[1] == again[1]
+    assert first[1] != other[1]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--prompt", ""], "--prompt"),
+        (["--max-new-tokens", "-1"], "--max-new-tokens"),
+        (["--temperature", "-1"], "temperature"),
+        (["--top-p", "1.5"], "top_p"),
+        (["--device", "tpu"], "device"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line(
+    byte_checkpoint: tuple[GPT, Path], capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    _, path = byte_checkpoint
+    status, out, err = run_cli(["generate", "--checkpoint", str(path), "--prompt", "a", *extra], capsys)
+    assert status == 2
+    assert out == ""
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_missing_or_foreign_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run_cli(["generate", "--checkpoint", str(tmp_path / "nope.pt"), "--prompt", "a"], capsys)
+    assert status == 2
+    assert "--checkpoint" in err
+    assert "no checkpoint file" in err
+    path = save_checkpoint(
+        tmp_path / "v64.pt", GPT(GPTConfig(vocab_size=64, block_size=8, n_layer=1, n_embd=16))
+    )
+    status, _, err = run_cli(["generate", "--checkpoint", str(path), "--prompt", "a"], capsys)
+    assert status == 2
+    assert "vocab_size=64" in err

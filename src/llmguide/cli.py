@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = False  # `llmguide` alone prints the help
     # One `_add_<name>(sub)` line per subcommand, in the order of the guide's chapters:
     _add_train(sub)
+    _add_generate(sub)
     _add_memory(sub)
     _add_chinchilla(sub)
     return parser
@@ -259,6 +260,66 @@ def _run_train(args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process writes the file
         print(f"saved {save_checkpoint(args.out, model)}")
     print(f"took {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# llmguide generate (docs/transformers.md)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "generate",
+        help="continue a prompt with a GPT checkpoint (byte-level tokens)",
+        description="Load a checkpoint written by `llmguide train` (or llmguide.checkpoint.save_checkpoint), "
+        "encode the prompt as UTF-8 bytes, sample new tokens and print the prompt with its continuation.",
+    )
+    p.add_argument("--checkpoint", required=True, help="path of the checkpoint file")
+    p.add_argument("--prompt", required=True, help="text to continue (at least one character)")
+    p.add_argument("--max-new-tokens", type=int, default=200, help="new tokens (bytes) to add (default 200)")
+    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature >= 0; 0 is greedy")
+    p.add_argument("--top-k", type=int, help="sample among the k most likely tokens only")
+    p.add_argument("--top-p", type=float, help="nucleus sampling: smallest set of mass >= p, p in (0, 1]")
+    p.add_argument("--min-p", type=float, help="keep tokens with probability >= p times the top one")
+    p.add_argument("--seed", type=int, help="seed for reproducible sampling (default: random)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
+    p.set_defaults(handler=_run_generate)
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    import torch
+
+    from llmguide.checkpoint import load_checkpoint
+    from llmguide.data import decode, encode
+
+    if not args.prompt:
+        raise ValueError("--prompt must hold at least one character")
+    if args.max_new_tokens < 0:
+        raise ValueError(f"--max-new-tokens must be >= 0, got {args.max_new_tokens}")
+    try:
+        model = load_checkpoint(args.checkpoint, device=args.device)
+    except FileNotFoundError as exc:
+        raise ValueError(f"--checkpoint: {exc}") from None
+    if model.config.vocab_size != 256:
+        raise ValueError(
+            f"--checkpoint: the model has vocab_size={model.config.vocab_size}; the byte tokenizer needs 256"
+        )
+    device = model.lm_head.weight.device
+    generator = None
+    if args.seed is not None:
+        generator = torch.Generator(device=device).manual_seed(args.seed)
+    idx = torch.tensor([encode(args.prompt)], device=device)
+    out = model.generate(
+        idx,
+        args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        min_p=args.min_p,
+        generator=generator,
+    )
+    print(decode(out[0].tolist()))
     return 0
 
 
