@@ -1,0 +1,94 @@
+"""Generation speed of llmguide's GPT with and without the KV cache.
+
+New tokens per second after a 32-token prompt, at batch 1 and 16, for 32, 128 and 256 new tokens, with
+`GPT.generate(..., use_cache=True)` against `use_cache=False` (the baseline: every step runs the whole
+context through the model again). The model is the guide's CPU shape (4 layers, 4 heads, width 128, byte
+vocabulary) with a 512-token window, so that all 288 positions fit and the cache is used throughout (past
+`block_size` every step re-encodes the window, cached or not: see `GPT.generate`). Sampling is seeded, and the
+cached and uncached runs are checked to give the same tokens.
+
+    .venv/bin/python benchmarks/generate.py                  # CPU, and CUDA too if there is a GPU
+    .venv/bin/python benchmarks/generate.py --device cpu --new-tokens 16 64 --batch-sizes 1   # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+from llmguide.device import resolve_device, synchronize
+from llmguide.model import GPT, GPTConfig
+
+
+def timed_generate(
+    model: GPT, prompt: torch.Tensor, new_tokens: int, use_cache: bool, device: torch.device
+) -> tuple[float, torch.Tensor]:
+    """Seconds to generate `new_tokens` tokens for every row of `prompt`, and the tokens."""
+    generator = torch.Generator(device=device).manual_seed(0)
+    synchronize(device)
+    start = time.perf_counter()
+    out = model.generate(prompt, new_tokens, temperature=1.0, generator=generator, use_cache=use_cache)
+    synchronize(device)
+    return time.perf_counter() - start, out
+
+
+def run(
+    device: torch.device, batch_sizes: list[int], new_tokens: list[int], prompt_len: int, repeats: int
+) -> None:
+    torch.manual_seed(0)
+    config = GPTConfig(vocab_size=256, block_size=512, n_layer=4, n_head=4, n_embd=128)
+    if prompt_len + max(new_tokens) > config.block_size:
+        raise SystemExit(f"prompt + new tokens must fit the {config.block_size}-token window")
+    model = GPT(config).to(device).eval()
+    threads = f", {torch.get_num_threads()} threads" if device.type == "cpu" else ""
+    print(
+        f"device {device}{threads}, torch {torch.__version__}, {model.num_params():,} parameters, "
+        f"{prompt_len}-token prompt, best of {repeats}"
+    )
+    print(f"{'batch':>5}{'new tokens':>12}{'no cache tok/s':>16}{'cache tok/s':>13}{'speed-up':>10}")
+    for batch in batch_sizes:
+        prompt = torch.randint(0, 256, (batch, prompt_len), generator=torch.Generator().manual_seed(1)).to(
+            device
+        )
+        timed_generate(model, prompt, 4, True, device)  # warm up both paths
+        timed_generate(model, prompt, 4, False, device)
+        for n in new_tokens:
+            best = {}
+            outs = {}
+            for use_cache in (False, True):
+                runs = [timed_generate(model, prompt, n, use_cache, device) for _ in range(repeats)]
+                best[use_cache] = min(t for t, _ in runs)
+                outs[use_cache] = runs[0][1]
+            same = torch.equal(outs[True], outs[False])
+            rate = {c: batch * n / t for c, t in best.items()}
+            print(
+                f"{batch:>5}{n:>12}{rate[False]:>16,.0f}{rate[True]:>13,.0f}{best[False] / best[True]:>9.2f}x"
+                + ("" if same else "  TOKENS DIFFER")
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--device", action="append", help="cpu, cuda, mps (repeatable; default: cpu and cuda if any)"
+    )
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--new-tokens", type=int, nargs="+", default=[32, 128, 256])
+    parser.add_argument("--prompt-len", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=2, help="runs per cell; the fastest is reported")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
+    for name in devices:
+        run(resolve_device(name), args.batch_sizes, args.new_tokens, args.prompt_len, args.repeats)
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""GPT-2 124M-shape training throughput and MFU on a CUDA GPU, eager and `torch.compile`.
+
+The shape is GPT-2 small's (12 layers, 12 heads, width 768, block 1024) with the vocabulary padded to 50304
+(a multiple of 128, as nanoGPT does), batch 12, bf16 autocast, fused AdamW, no dropout and no biases (the
+settings of nanoGPT's `bench.py`). One step is forward, loss, backward and optimizer step on a fixed random
+batch already on the GPU, so data loading is not measured.
+
+MFU (model FLOPs utilisation) = achieved FLOP/s / the GPU's peak, with the FLOPs per token estimated as in
+nanoGPT's `estimate_mfu` (after the PaLM paper, appendix B): 6 N + 12 L H Q T, where N is the parameter
+count without the position embedding, L the layers, H the heads, Q the head width and T the block size; the
+second term is the attention's score and weighted-sum matrix multiplies. The default peak, 989e12 FLOP/s, is
+the H100 SXM's dense bf16 figure from NVIDIA's data sheet; pass `--peak-flops` for another card.
+
+`--baseline` also times the nanoGPT-style model of `benchmarks/train_step.py` at the same shape, in the same
+process, and prints the ratio. `--smoke` runs a tiny shape on the CPU for a few steps, to check that the script
+works on a machine without a GPU (its MFU means nothing).
+
+    .venv/bin/python benchmarks/gpu_gpt2.py --baseline         # on a CUDA GPU
+    .venv/bin/python benchmarks/gpu_gpt2.py --smoke            # anywhere
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from llmguide.device import autocast, synchronize
+from llmguide.model import GPT, GPTConfig
+
+
+def flops_per_token(config: GPTConfig, n_params: int) -> float:
+    """Training FLOPs per token, nanoGPT's estimate_mfu: 6 N + 12 L H Q T (forward + backward)."""
+    L, H, Q, T = config.n_layer, config.n_head, config.n_embd // config.n_head, config.block_size
+    return 6 * n_params + 12 * L * H * Q * T
+
+
+def make_optimizer(model: torch.nn.Module, fused: bool) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=6e-4, betas=(0.9, 0.95), fused=fused)
+
+
+def measure(
+    name: str, model: torch.nn.Module, config: GPTConfig, args: argparse.Namespace, device: torch.device
+) -> float:
+    """Train `args.steps` timed steps (after `args.warmup` untimed ones); print a row; return tokens/s."""
+    model = model.to(device).train()
+    n_params = sum(p.numel() for p in model.parameters()) - config.block_size * config.n_embd  # no wpe
+    optimizer = make_optimizer(model, fused=device.type == "cuda")
+    step_model = torch.compile(model) if name.endswith("compile") else model
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, config.vocab_size, (args.batch_size, config.block_size), generator=g).to(device)
+    y = torch.randint(0, config.vocab_size, (args.batch_size, config.block_size), generator=g).to(device)
+
+    def step() -> torch.Tensor:
+        with autocast(device):
+            _, loss = step_model(x, y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return loss
+
+    start = time.perf_counter()
+    for _ in range(args.warmup):  # the first steps compile and tune kernels
+        step()
+    synchronize(device)
+    warmup_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        loss = step()
+    synchronize(device)
+    dt = (time.perf_counter() - start) / args.steps
+    if not torch.isfinite(loss):
+        raise SystemExit(f"{name}: the loss is not finite ({loss.item()})")
+    tokens_per_s = args.batch_size * config.block_size / dt
+    mfu = flops_per_token(config, n_params) * tokens_per_s / args.peak_flops
+    print(
+        f"{name:<26}{dt * 1e3:>9.1f}{tokens_per_s:>12,.0f}{mfu:>8.1%}{warmup_s:>11.1f}{loss.item():>8.3f}",
+        flush=True,
+    )
+    return tokens_per_s
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peak-flops", type=float, default=989e12, help="the GPU's dense bf16 peak FLOP/s")
+    parser.add_argument("--batch-size", type=int, default=12)
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per mode")
+    parser.add_argument(
+        "--warmup", type=int, default=5, help="untimed steps first (compilation happens here)"
+    )
+    parser.add_argument("--modes", nargs="+", default=["eager", "compile"], choices=["eager", "compile"])
+    parser.add_argument("--baseline", action="store_true", help="also time the nanoGPT-style model")
+    parser.add_argument("--smoke", action="store_true", help="tiny shape on the CPU: checks the script runs")
+    args = parser.parse_args(argv)
+
+    if args.smoke:
+        device = torch.device("cpu")
+        config = GPTConfig(vocab_size=512, block_size=64, n_layer=2, n_head=2, n_embd=64, bias=False)
+        args.batch_size, args.steps, args.warmup = 2, 2, 1
+    else:
+        if not torch.cuda.is_available():
+            print(
+                "gpu_gpt2.py needs a CUDA GPU and none is available here; "
+                "run with --smoke to check the script on the CPU.",
+                file=sys.stderr,
+            )
+            return 2
+        device = torch.device("cuda")
+        torch.backends.cuda.matmul.allow_tf32 = True  # for any float32 matmul left outside autocast
+        torch.backends.cudnn.allow_tf32 = True
+        config = GPTConfig(vocab_size=50304, block_size=1024, n_layer=12, n_head=12, n_embd=768, bias=False)
+
+    card = (
+        torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU (smoke test: MFU meaningless)"
+    )
+    print(
+        f"{card}, torch {torch.__version__}, batch {args.batch_size} x {config.block_size}, "
+        f"peak {args.peak_flops:.3g} FLOP/s, {args.steps} timed steps after {args.warmup} warm-up steps"
+    )
+    print(f"{'model':<26}{'ms/step':>9}{'tokens/s':>12}{'MFU':>8}{'warm-up s':>11}{'loss':>8}")
+    models: dict[str, type[torch.nn.Module]] = {"llmguide GPT": GPT}
+    if args.baseline:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from train_step import NanoGPT
+
+        models = {"nanoGPT-style": NanoGPT, **models}
+    rates = {}
+    for mode in args.modes:
+        for label, cls in models.items():
+            torch.manual_seed(0)
+            name = f"{label} {mode}"
+            rates[name] = measure(name, cls(config), config, args, device)
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+    if args.baseline:
+        for mode in args.modes:
+            ratio = rates[f"llmguide GPT {mode}"] / rates[f"nanoGPT-style {mode}"]
+            print(f"{mode}: llmguide GPT tokens/s / nanoGPT-style tokens/s = {ratio:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
