@@ -255,3 +255,21 @@ def test_cli_missing_or_foreign_checkpoint(tmp_path: Path, capsys: pytest.Captur
     status, _, err = run_cli(["generate", "--checkpoint", str(path), "--prompt", "a"], capsys)
     assert status == 2
     assert "vocab_size=64" in err
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cached_equals_uncached_on_cuda_under_autocast() -> None:
+    from llmguide.device import autocast
+
+    device = torch.device("cuda")
+    model = random_model().to(device)
+    idx = prompt(3, 5).to(device)
+    with autocast(device):
+        greedy = model.generate(idx, BLOCK + 8, temperature=0)
+        assert torch.equal(greedy, model.generate(idx, BLOCK + 8, temperature=0, use_cache=False))
+    runs = [
+        model.generate(idx, 20, generator=torch.Generator(device=device).manual_seed(3), use_cache=c)
+        for c in (True, False)
+    ]
+    assert torch.equal(runs[0], runs[1])

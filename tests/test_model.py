@@ -257,3 +257,21 @@ def test_forward_accepts_int32_ids_and_a_full_block() -> None:
     model = tiny_model()
     idx = torch.randint(0, 64, (1, 16), generator=torch.Generator().manual_seed(9))
     assert torch.allclose(model(idx.int())[0], model(idx)[0])
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_forward_on_cuda_in_mixed_precision_matches_float32_on_cpu() -> None:
+    from llmguide.device import autocast
+
+    model = tiny_model()
+    g = torch.Generator().manual_seed(10)
+    idx, targets = torch.randint(0, 64, (2, 4, 16), generator=g)
+    _, cpu_loss = model(idx, targets)
+    model.cuda()
+    with autocast("cuda"):
+        logits, loss = model(idx.cuda(), targets.cuda())
+    assert logits.dtype in (torch.bfloat16, torch.float16)
+    assert abs(loss.item() - cpu_loss.item()) < 0.05
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
