@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import itertools
+import math
+from collections import Counter
 
-from llmguide.prompts import few_shot, zero_shot
+import pytest
+import torch
+
+from llmguide.model import GPT, GPTConfig
+from llmguide.prompts import Episode, ParityEpisodes, few_shot, zero_shot
 
 # The two prompts of the notes (llm-notes-part-1.md, "Prompt engineering"), typed out line by line.
 NOTES_ZERO_SHOT = "Question: What is the meaning of life?\nAnswer:"
@@ -106,3 +112,199 @@ def test_empty_answer_is_rejected() -> None:
 def test_bad_prefixes_are_rejected(kwargs: dict[str, str], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         zero_shot("q", **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# ParityEpisodes: the in-context-learning toy task
+# ---------------------------------------------------------------------------------------------------------------
+
+TASK = ParityEpisodes()
+
+
+def _lines(task: ParityEpisodes, ids: list[int]) -> list[str]:
+    return [task.vocab[i] for i in ids]
+
+
+def test_vocab_is_one_token_per_question_line_and_answer_line() -> None:
+    assert TASK.vocab[:10] == tuple(f"Question: {d}" for d in "0123456789")
+    assert TASK.vocab[10:] == ("Answer: red", "Answer: green", "Answer: blue", "Answer: yellow")
+    assert TASK.vocab_size == 14
+    assert TASK.block_size == 17  # 8 examples (2 lines each) and the question line
+
+
+def test_group_is_digit_parity_for_the_default_items() -> None:
+    assert [TASK.group(d) for d in "0123456789"] == [int(d) % 2 for d in "0123456789"]
+    with pytest.raises(ValueError, match="item must be one of"):
+        TASK.group("x")
+
+
+def test_encode_maps_each_complete_line_to_its_token() -> None:
+    prompt = few_shot([("4", "blue"), ("7", "red")], "2")
+    assert TASK.encode(prompt) == [4, 12, 7, 10, 2]
+    assert TASK.encode(zero_shot("9")) == [9]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "match"),
+    [
+        ("Question: 4\nAnswer: blue", "must end with the open answer prefix"),
+        ("Question: 4\nAnswer: ", "must end with the open answer prefix"),
+        ("Answer:", "no question line"),
+        ("Question: 4\nAnswer: purple\nQuestion: 2\nAnswer:", r"line 1 of the prompt, 'Answer: purple'"),
+        ("Q: 4\nAnswer:", r"line 0 of the prompt, 'Q: 4', is not a token"),
+    ],
+)
+def test_encode_rejects_prompts_outside_the_vocabulary(prompt: str, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        TASK.encode(prompt)
+
+
+def test_encode_rejects_non_strings() -> None:
+    with pytest.raises(TypeError, match="prompt must be a str"):
+        TASK.encode(["Question: 4"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"items": ("a",)}, ValueError, "items must hold at least 2 different"),
+        ({"labels": ("x", "x")}, ValueError, "labels must hold at least 2 different"),
+        ({"labels": ("x", "y\nz")}, ValueError, r"labels\[1\] must fit on one line"),
+        ({"max_shots": 0}, ValueError, "max_shots must be a positive integer"),
+        ({"answer_prefix": "Question:"}, ValueError, "must differ"),
+    ],
+)
+def test_bad_task_settings_are_rejected(kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        ParityEpisodes(**kwargs)
+
+
+def test_sample_follows_the_rule_and_never_shows_the_question() -> None:
+    episodes = TASK.sample(500, n_shots=8, generator=torch.Generator().manual_seed(1))
+    for e in episodes:
+        assert len(e.examples) == 8
+        assert e.question not in [q for q, _ in e.examples]
+        # one label per kind of item, different for the two kinds
+        by_kind: dict[int, set[str]] = {0: set(), 1: set()}
+        for q, a in [*e.examples, (e.question, e.answer)]:
+            by_kind[int(q) % 2].add(a)
+        assert all(len(s) <= 1 for s in by_kind.values())
+        assert not (by_kind[0] & by_kind[1])
+
+
+def test_sample_draws_examples_uniformly_from_the_other_items() -> None:
+    # Independent truth: with the question excluded, 4 of the 9 other digits share its parity.
+    episodes = TASK.sample(4000, n_shots=4, generator=torch.Generator().manual_seed(2))
+    same = [int(q) % 2 == int(e.question) % 2 for e in episodes for q, _ in e.examples]
+    assert abs(sum(same) / len(same) - 4 / 9) < 0.015
+    labels = Counter(e.answer for e in episodes)
+    assert all(abs(labels[x] / 4000 - 0.25) < 0.03 for x in TASK.labels)
+
+
+@pytest.mark.parametrize("n_shots", [-1, 9, 1.0, True])
+def test_sample_rejects_shots_out_of_range(n_shots: object) -> None:
+    with pytest.raises(ValueError, match=r"n_shots must be an integer in \[0, max_shots=8\]"):
+        TASK.sample(1, n_shots=n_shots, generator=torch.Generator())  # type: ignore[arg-type]
+
+
+def test_get_batch_holds_episodes_with_a_target_after_every_question() -> None:
+    x, y = TASK.get_batch("train", 64, generator=torch.Generator().manual_seed(3))
+    assert x.shape == y.shape == (64, 17)
+    assert (x[:, 0::2] < 10).all() and (x[:, 1::2] >= 10).all()  # question, answer, question, ...
+    assert (y[:, 1::2] == -1).all()
+    assert torch.equal(y[:, 0:-1:2], x[:, 1::2])  # each question's target is the answer line after it
+    for row, target in zip(x.tolist(), y.tolist(), strict=True):
+        lines = [*_lines(TASK, row), TASK.vocab[target[-1]]]
+        pairs = [(lines[i].split()[-1], lines[i + 1].split()[-1]) for i in range(0, 18, 2)]
+        label = {}
+        for q, a in pairs:
+            assert label.setdefault(int(q) % 2, a) == a
+        assert len(set(label.values())) == len(label)
+
+
+def test_get_batch_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="split must be"):
+        TASK.get_batch("test", 1, generator=torch.Generator())
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        TASK.get_batch("train", 0, generator=torch.Generator())
+    with pytest.raises(TypeError, match=r"generator must be a torch\.Generator"):
+        TASK.get_batch("train", 1, generator=0)  # type: ignore[arg-type]
+
+
+def _bayes_accuracy(e: Episode) -> float:
+    """Brute force: the posterior over the 12 label assignments, and the best guess's probability."""
+    posterior: Counter[str] = Counter()
+    for even, odd in itertools.permutations(TASK.labels, 2):
+        if all(a == (even, odd)[int(q) % 2] for q, a in e.examples):
+            posterior[(even, odd)[int(e.question) % 2]] += 1
+    return max(posterior.values()) / sum(posterior.values())
+
+
+def test_best_accuracy_is_the_bayes_optimal_reader() -> None:
+    g = torch.Generator().manual_seed(4)
+    for n_shots in (0, 1, 2, 4, 8):
+        episodes = TASK.sample(300, n_shots=n_shots, generator=g)
+        for e in episodes[:50]:
+            assert TASK.best_accuracy([e]) == pytest.approx(_bayes_accuracy(e))
+        # closed form: no example of the question's kind with probability (5/9)^n; then 1 label in 3
+        expected = 0.25 if n_shots == 0 else 1 - (5 / 9) ** n_shots * 2 / 3
+        many = TASK.sample(4000, n_shots=n_shots, generator=g)
+        assert TASK.best_accuracy(many) == pytest.approx(expected, abs=0.02)
+
+
+class _Oracle(torch.nn.Module):
+    """Puts all its mass on the right answer line after every question it was told the answer to."""
+
+    def __init__(self, answers: dict[tuple[int, ...], int]) -> None:
+        super().__init__()
+        self.answers = answers
+        self.dummy = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, idx: torch.Tensor) -> tuple[torch.Tensor, None]:
+        logits = torch.zeros(*idx.shape, TASK.vocab_size)
+        for b, row in enumerate(idx.tolist()):
+            for t in range(len(row)):
+                if tuple(row[: t + 1]) in self.answers:
+                    logits[b, t, self.answers[tuple(row[: t + 1])]] = 10.0
+        return logits, None
+
+
+def test_accuracy_scores_the_most_likely_label() -> None:
+    episodes = TASK.sample(40, n_shots=3, generator=torch.Generator().manual_seed(5))
+    truth = {tuple(TASK.encode(TASK.prompt(e))): 10 + TASK.labels.index(e.answer) for e in episodes}
+    assert TASK.accuracy(_Oracle(truth), episodes) == 1.0
+    wrong = {k: 10 + (v - 10 + 1) % 4 for k, v in truth.items()}
+    assert TASK.accuracy(_Oracle(wrong), episodes) == 0.0
+    # with no preference, every label gets probability 1/4 and the first label wins the tie
+    logp = TASK.label_logprobs(_Oracle({}), [TASK.prompt(e) for e in episodes])
+    assert torch.allclose(logp, torch.full((40, 4), math.log(0.25)))
+    assert TASK.accuracy(_Oracle({}), episodes) == sum(e.answer == "red" for e in episodes) / 40
+
+
+def test_label_logprobs_pad_prompts_of_different_lengths_without_changing_them() -> None:
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=14, block_size=17, n_layer=1, n_head=2, n_embd=16))
+    g = torch.Generator().manual_seed(6)
+    prompts = [TASK.prompt(e) for n in (0, 3, 8) for e in TASK.sample(2, n_shots=n, generator=g)]
+    together = TASK.label_logprobs(model, prompts)
+    for i, prompt in enumerate(prompts):
+        idx = torch.tensor([TASK.encode(prompt)])
+        logits, _ = model(idx)
+        by_hand = torch.log_softmax(logits[0, -1, 10:].double(), dim=-1)  # answer lines are ids 10..13
+        assert torch.allclose(together[i].double(), by_hand, atol=1e-5)
+    assert torch.allclose(together.exp().sum(dim=1), torch.ones(len(prompts)))
+
+
+def test_prompt_longer_than_the_context_is_rejected() -> None:
+    model = GPT(GPTConfig(vocab_size=14, block_size=5, n_layer=1, n_head=1, n_embd=8))
+    prompt = few_shot([("1", "red"), ("2", "blue"), ("3", "red")], "4")  # 7 tokens
+    with pytest.raises(ValueError, match="7 tokens long, more than the model's context of 5 tokens"):
+        TASK.label_logprobs(model, [prompt])
+    assert TASK.label_logprobs(model, [few_shot([("1", "red"), ("2", "blue")], "4")]).shape == (1, 4)
+
+
+def test_label_logprobs_rejects_an_empty_batch() -> None:
+    with pytest.raises(ValueError, match="non-empty sequence"):
+        TASK.label_logprobs(_Oracle({}), [])
+    with pytest.raises(ValueError, match="non-empty sequence"):
+        TASK.label_logprobs(_Oracle({}), "Question: 1\nAnswer:")  # type: ignore[arg-type]
