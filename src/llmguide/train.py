@@ -334,6 +334,9 @@ def train(
         if created_group:
             import torch.distributed as dist
 
+            # Wait for every process before tearing the group down: with gloo, a process that destroys the
+            # group while its peer is still finishing its last collective can leave that peer hanging.
+            dist.barrier()
             dist.destroy_process_group()
         model.train(was_training)
     history.steps = list(range(1, steps + 1))
