@@ -152,8 +152,9 @@ def test_an_lstm_trains_on_the_recall_task_through_the_same_loop() -> None:
     task = RecallTask(distances=(1,), n_symbols=4, seq_len=4, n_queries=2)
     torch.manual_seed(0)
     model = LSTM(LSTMConfig(vocab_size=task.vocab_size, n_embd=16, n_hidden=32))
-    history = train(model, task, steps=60, batch_size=32, lr=1e-2, device="cpu")
-    assert history.val_loss[0] > 1.2 and history.val_loss[-1] < 0.3  # ln 4 = 1.39 at chance; recall d=1
+    history = train(model, task, steps=30, batch_size=32, lr=3e-2, eval_interval=30, device="cpu")
+    # untrained: about ln 5 = 1.61 (5 token ids, near-uniform guesses); trained: recalls the last symbol
+    assert history.val_loss[0] > 1.2 and history.val_loss[-1] < 0.3
 
 
 @pytest.mark.parametrize(
