@@ -254,11 +254,12 @@ def _run_train(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise _as_flag_error(exc, flags) from None
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, the first process reports and saves
+        return 0
     print(f"model: GPT, {model.num_params():,} parameters, block size {config.block_size}")
     print(f"trained {args.steps} steps on {history.tokens_seen:,} tokens")
     print(f"validation loss: {history.val_loss[0]:.2f} -> {history.val_loss[-1]:.2f} nats per byte")
-    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process writes the file
-        print(f"saved {save_checkpoint(args.out, model)}")
+    print(f"saved {save_checkpoint(args.out, model)}")
     print(f"took {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 0
 
