@@ -11,6 +11,14 @@ answer prefix, left open for the model to complete.
 {question_prefix} {question}
 {answer_prefix}
 ```
+
+- `zero_shot`, `few_shot`: the builders. Text that would corrupt the layout (an empty question or answer, a line
+  break inside one, equal prefixes) raises `ValueError`; examples that are not (question, answer) pairs raise
+  `TypeError`.
+- `ParityEpisodes`, `Episode`: a synthetic task whose answers only the examples in a prompt can give (each
+  episode picks its own colour for the even digits and another for the odd ones), with a one-token-per-line
+  tokenizer, training batches for `llmguide.train.train`, scoring of a model's answer as its most likely
+  label, and the accuracy of the best possible reader. The chapter "Prompting" trains a small GPT on it.
 """
 
 from __future__ import annotations
