@@ -3,10 +3,17 @@
 Each module has one job and is imported by the chapter that explains it:
 
 - `llmguide.sampling`: softmax with temperature, top-k / top-p / min-p filtering, sampling.
-- `llmguide.model`: a small GPT-style transformer (CPU, CUDA and MPS).
+- `llmguide.model`: a small GPT-style transformer with a KV-cached `generate` (CPU, CUDA and MPS).
+- `llmguide.device`: picking the device and the mixed-precision settings for it.
+- `llmguide.data`: the byte-level tokenizer, the shipped corpus, batching, the synthetic recall task.
+- `llmguide.rnn`: an LSTM language model with the same interface as the GPT.
+- `llmguide.train`: the training loop (AdamW, warmup + cosine, DistributedDataParallel under torchrun).
+- `llmguide.checkpoint`: saving and loading a model's config and weights.
 - `llmguide.sizing`: memory needed to deploy and to train a model.
 - `llmguide.scaling`: training FLOPs and the Chinchilla scaling laws.
-- `llmguide.prompts`: zero-shot and few-shot prompt builders.
+- `llmguide.prompts`: zero-shot and few-shot prompt builders, and the in-context-learning toy task.
+- `llmguide.figures`: saving the figures the pages draw.
+- `llmguide.cli`: the `llmguide` command.
 
 Importing `llmguide` itself is cheap; import the submodule you need.
 """

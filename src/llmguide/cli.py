@@ -324,10 +324,6 @@ def _run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
-
-
 # --------------------------------------------------------------------------------------------------------------
 # llmguide memory (docs/memory.md)
 # --------------------------------------------------------------------------------------------------------------
@@ -482,3 +478,7 @@ def _run_memory(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(exc)
     return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
