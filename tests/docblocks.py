@@ -281,7 +281,11 @@ def lint_markdown(path: Path, text: str, *, figures: bool = True) -> list[str]:
     if first is not None and "continuation" in first.options:
         problems.append(f"{path}:{first.line}: the first Python block of a page cannot be a continuation.")
     code = "\n".join("\n".join(f.body) for f in runnable)
+    # Lines inside any fence are code or examples of Markdown, not figures this page shows.
+    fenced = {n for f in scan_fences(text) for n in range(f.line, f.line + len(f.body) + 2)}
     for n, line in enumerate(text.split("\n") if figures else [], start=1):
+        if n in fenced:
+            continue
         for name in FIGURE_LINK.findall(line):
             if not re.search(rf"save_figure\([^\n]*[\"']{re.escape(name)}[\"']", code):
                 problems.append(

@@ -157,6 +157,12 @@ def test_update_outputs_rewrites_the_page(run_page, pytester: pytest.Pytester):
     again.assert_outcomes(passed=2)
 
 
+def test_figure_shown_inside_a_markdown_example_is_not_the_pages():
+    text = "# P\n\n````markdown\n![x](figures/example-fig.svg)\n````\n\n![y](figures/real-fig.svg)\n"
+    problems = lint_markdown(Path("x.md"), text)
+    assert len(problems) == 1 and "figures/real-fig.svg" in problems[0] and "x.md:7:" in problems[0]
+
+
 def test_scanner_ignores_fences_shown_inside_a_longer_fence():
     text = "````markdown\n```python\nprint(1)\n```\n````\n"
     assert [f.lang for f in scan_fences(text)] == ["markdown"]
