@@ -24,26 +24,20 @@ from collections.abc import Callable
 
 import torch
 
+from llmguide.device import resolve_device, synchronize
 from llmguide.sampling import sample
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
 
 
 def time_call(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 3) -> float:
     """Median wall time of `fn()` in seconds."""
     for _ in range(warmup):
         fn()
-    _sync(device)
+    synchronize(device)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
-        _sync(device)
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -71,7 +65,10 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as err:
+        raise SystemExit(f"sampling_throughput.py: {err}") from None
     dtype = getattr(torch, args.dtype)
     torch.manual_seed(0)
     logits = (torch.randn(args.batch, args.vocab) * args.scale).to(device=device, dtype=dtype)

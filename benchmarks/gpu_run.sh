@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Every check and benchmark that needs a CUDA GPU, in one run, for a machine lent for a few minutes.
+#
+#   OUT=gpu-out bash benchmarks/gpu_run.sh        # logs under $OUT (default gpu-out/)
+#
+# Stages, most important first, each with its own time limit inside an overall budget (BUDGET seconds,
+# default 540), so that a slow stage cannot eat the ones after it:
+#   cuda_tests   the tests marked `cuda` (skipped on machines without a GPU)
+#   gpt2         benchmarks/gpu_gpt2.py --baseline: GPT-2 124M shape, eager and torch.compile, MFU
+#   small        benchmarks/generate.py, memory_measured.py and sampling_throughput.py on cuda
+#   docs         every docs page's blocks on the GPU (default_device() picks cuda), with --update-outputs so
+#                that a printed number that differs from the CPU's is recorded (docs.diff), not a failure;
+#                asserts inside blocks still fail
+#   unit         the rest of the unit tests, on a machine where CUDA is available
+# It runs on a CPU-only machine too (the CUDA stages then skip or exit 2), which is how it was tested before
+# it was spent on a GPU. It uses whatever python3 has torch (PY=...); llmguide is taken from src/.
+set -u
+OUT=${OUT:-gpu-out}
+PY=${PY:-python3}
+BUDGET=${BUDGET:-540}
+mkdir -p "$OUT"
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+T0=$(date +%s)
+SUMMARY="$OUT/summary.txt"
+
+stage() {  # stage NAME LIMIT_S LOGFILE CMD...
+    local name=$1 limit=$2 log=$3 left start rc
+    shift 3
+    left=$((T0 + BUDGET - $(date +%s) - 5))
+    if ((left < 10)); then
+        echo "$name: not run, the budget is spent" | tee -a "$SUMMARY"
+        return
+    fi
+    ((limit > left)) && limit=$left
+    echo "== $name (limit ${limit}s): $*" >>"$log"
+    start=$(date +%s)
+    timeout "$limit" "$@" >>"$log" 2>&1
+    rc=$?
+    local note=""
+    ((rc == 124)) && note=" (TIMED OUT)"
+    echo "$name: rc=$rc in $(($(date +%s) - start)) s$note" | tee -a "$SUMMARY"
+}
+
+{
+    date -u +"%Y-%m-%d %H:%M UTC"
+    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1 || echo "no nvidia-smi"
+    "$PY" -c "import torch, platform; print('python', platform.python_version(), 'torch', torch.__version__, \
+'cuda', torch.version.cuda, 'available', torch.cuda.is_available(), \
+torch.cuda.get_device_name() if torch.cuda.is_available() else '')"
+    nproc
+} >"$SUMMARY" 2>&1
+
+# The test harness needs pytest-markdown-docs; a machine with no package index gets it as a carried wheel.
+if ! "$PY" -c "import pytest_markdown_docs" 2>/dev/null && ls .whl/*.whl >/dev/null 2>&1; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
+        >>"$SUMMARY" 2>&1
+    export PYTHONPATH="$PYTHONPATH:/tmp/site"
+fi
+
+# The tool-only tests (ruff, the workflow schema) need tools a GPU image may lack and say nothing about CUDA.
+IGNORE=(--ignore=tests/test_lint.py --ignore=tests/test_workflows.py -p no:cacheprovider)
+
+stage cuda_tests 120 "$OUT/cuda_tests.log" "$PY" -m pytest "${IGNORE[@]}" -m cuda tests -rA
+stage gpt2 270 "$OUT/gpt2.log" "$PY" benchmarks/gpu_gpt2.py --baseline
+stage generate 90 "$OUT/small.log" "$PY" benchmarks/generate.py --device cuda
+stage memory 60 "$OUT/small.log" "$PY" benchmarks/memory_measured.py
+stage sampling 60 "$OUT/small.log" "$PY" benchmarks/sampling_throughput.py --device cuda
+rm -rf /tmp/docs_before && cp -r docs /tmp/docs_before
+stage docs 200 "$OUT/docs.log" "$PY" -m pytest "${IGNORE[@]}" docs --update-outputs -q
+diff -ru -x figures -x '*.pyc' /tmp/docs_before docs >"$OUT/docs.diff"
+stage unit 200 "$OUT/unit.log" "$PY" -m pytest "${IGNORE[@]}" -m "not cuda" tests src -q
+
+echo "total $(($(date +%s) - T0)) s" | tee -a "$SUMMARY"
+for f in cuda_tests gpt2 small docs unit; do
+    [ -f "$OUT/$f.log" ] && { echo "--- $f"; tail -n 14 "$OUT/$f.log"; }
+done
