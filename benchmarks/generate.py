@@ -5,9 +5,12 @@ New tokens per second after a 32-token prompt, at batch 1 and 16, for 32, 128 an
 context through the model again). The model is the guide's CPU shape (4 layers, 4 heads, width 128, byte
 vocabulary) with a 512-token window, so that all 288 positions fit and the cache is used throughout (past
 `block_size` every step re-encodes the window, cached or not: see `GPT.generate`). Sampling is seeded, and the
-cached and uncached runs are checked to give the same tokens.
+cached and uncached runs are checked to give the same tokens. `--shape gpt2` uses GPT-2 small's shape (124M
+parameters) instead: on a GPU the small model's steps are too short to measure anything but the host's kernel
+launches. On a GPU, generation runs under bf16 autocast (fp16 where bf16 is missing), as training does.
 
     .venv/bin/python benchmarks/generate.py                  # CPU, and CUDA too if there is a GPU
+    .venv/bin/python benchmarks/generate.py --device cuda --shape gpt2 --new-tokens 128 256
     .venv/bin/python benchmarks/generate.py --device cpu --new-tokens 16 64 --batch-sizes 1   # quick
 """
 
@@ -19,7 +22,7 @@ import time
 
 import torch
 
-from llmguide.device import resolve_device, synchronize
+from llmguide.device import autocast, resolve_device, synchronize
 from llmguide.model import GPT, GPTConfig
 
 
@@ -33,22 +36,36 @@ def timed_generate(
     generator = torch.Generator(device=device).manual_seed(0)
     synchronize(device)
     wall, cpu = time.perf_counter(), time.process_time()
-    out = model.generate(prompt, new_tokens, temperature=1.0, generator=generator, use_cache=use_cache)
+    with autocast(device):  # bf16 on a GPU that has it, fp16 on older ones, nothing on the CPU
+        out = model.generate(prompt, new_tokens, temperature=1.0, generator=generator, use_cache=use_cache)
     synchronize(device)
     return time.perf_counter() - wall, time.process_time() - cpu, out
 
 
+SHAPES = {
+    # The guide's CPU shape with a 512-token window.
+    "small": GPTConfig(vocab_size=256, block_size=512, n_layer=4, n_head=4, n_embd=128),
+    # GPT-2 small's shape (124M parameters, vocabulary padded to 50304): a GPU shape, slow on a CPU.
+    "gpt2": GPTConfig(vocab_size=50304, block_size=1024, n_layer=12, n_head=12, n_embd=768, bias=False),
+}
+
+
 def run(
-    device: torch.device, batch_sizes: list[int], new_tokens: list[int], prompt_len: int, repeats: int
+    device: torch.device,
+    batch_sizes: list[int],
+    new_tokens: list[int],
+    prompt_len: int,
+    repeats: int,
+    shape: str = "small",
 ) -> None:
     torch.manual_seed(0)
-    config = GPTConfig(vocab_size=256, block_size=512, n_layer=4, n_head=4, n_embd=128)
+    config = SHAPES[shape]
     if prompt_len + max(new_tokens) > config.block_size:
         raise SystemExit(f"prompt + new tokens must fit the {config.block_size}-token window")
     model = GPT(config).to(device).eval()
     threads = f", {torch.get_num_threads()} threads" if device.type == "cpu" else ""
     print(
-        f"device {device}{threads}, torch {torch.__version__}, {model.num_params():,} parameters, "
+        f"{shape} shape, device {device}{threads}, torch {torch.__version__}, {model.num_params():,} parameters, "
         f"{prompt_len}-token prompt, best of {repeats}"
     )
     print(
@@ -56,9 +73,8 @@ def run(
         f"{'CPU-time speed-up':>19}"
     )
     for batch in batch_sizes:
-        prompt = torch.randint(0, 256, (batch, prompt_len), generator=torch.Generator().manual_seed(1)).to(
-            device
-        )
+        g = torch.Generator().manual_seed(1)
+        prompt = torch.randint(0, config.vocab_size, (batch, prompt_len), generator=g).to(device)
         timed_generate(model, prompt, 4, True, device)  # warm up both paths
         timed_generate(model, prompt, 4, False, device)
         for n in new_tokens:
@@ -86,12 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt-len", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2, help="runs per cell; the fastest is reported")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    parser.add_argument(
+        "--shape", choices=sorted(SHAPES), default="small", help="model shape (gpt2: for a GPU)"
+    )
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     for name in devices:
-        run(resolve_device(name), args.batch_sizes, args.new_tokens, args.prompt_len, args.repeats)
+        run(
+            resolve_device(name), args.batch_sizes, args.new_tokens, args.prompt_len, args.repeats, args.shape
+        )
         print()
     return 0
 

@@ -7,17 +7,22 @@
 # default 540), so that a slow stage cannot eat the ones after it:
 #   cuda_tests   the tests marked `cuda` (skipped on machines without a GPU)
 #   gpt2         benchmarks/gpu_gpt2.py --baseline: GPT-2 124M shape, eager and torch.compile, MFU
-#   small        benchmarks/generate.py, memory_measured.py and sampling_throughput.py on cuda
+#   sizing_alone the CUDA memory test in a process of its own (no earlier CUDA test warms cuBLAS for it)
+#   generate, generate_gpt2, memory, sampling
+#                benchmarks/generate.py (small and GPT-2 shapes), memory_measured.py and
+#                sampling_throughput.py on cuda (logs in small.log)
 #   docs         every docs page's blocks on the GPU (default_device() picks cuda), with --update-outputs so
 #                that a printed number that differs from the CPU's is recorded (docs.diff), not a failure;
 #                asserts inside blocks still fail
 #   unit         the rest of the unit tests, on a machine where CUDA is available
+# STAGES="gpt2 unit" runs only the named stages (a rerun inside the same lease).
 # It runs on a CPU-only machine too (the CUDA stages then skip or exit 2), which is how it was tested before
 # it was spent on a GPU. It uses whatever python3 has torch (PY=...); llmguide is taken from src/.
 set -u
 OUT=${OUT:-gpu-out}
 PY=${PY:-python3}
 BUDGET=${BUDGET:-540}
+STAGES=" ${STAGES:-cuda_tests sizing_alone gpt2 generate generate_gpt2 memory sampling docs unit} "
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 T0=$(date +%s)
@@ -26,6 +31,7 @@ SUMMARY="$OUT/summary.txt"
 stage() {  # stage NAME LIMIT_S LOGFILE CMD...
     local name=$1 limit=$2 log=$3 left start rc
     shift 3
+    [[ $STAGES == *" $name "* ]] || return 0
     left=$((T0 + BUDGET - $(date +%s) - 5))
     if ((left < 10)); then
         echo "$name: not run, the budget is spent" | tee -a "$SUMMARY"
@@ -50,11 +56,11 @@ torch.cuda.get_device_name() if torch.cuda.is_available() else '')"
     nproc
 } >"$SUMMARY" 2>&1
 
-# The test harness needs pytest-markdown-docs; a machine with no package index gets it as a carried wheel.
+# The test harness needs pytest-markdown-docs; a machine with no package index gets it as a carried wheel,
+# installed into the interpreter's own environment (the harness's own tests start pytest in subprocesses with
+# a PYTHONPATH of their own, so a --target folder on PYTHONPATH would not reach them).
 if ! "$PY" -c "import pytest_markdown_docs" 2>/dev/null && ls .whl/*.whl >/dev/null 2>&1; then
-    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
-        >>"$SUMMARY" 2>&1
-    export PYTHONPATH="$PYTHONPATH:/tmp/site"
+    "$PY" -m pip install -q --no-index --no-deps --no-cache-dir .whl/*.whl >>"$SUMMARY" 2>&1
 fi
 
 # The tool-only tests (ruff, the workflow schema) need tools a GPU image may lack and say nothing about CUDA.
@@ -62,7 +68,10 @@ IGNORE=(--ignore=tests/test_lint.py --ignore=tests/test_workflows.py -p no:cache
 
 stage cuda_tests 120 "$OUT/cuda_tests.log" "$PY" -m pytest "${IGNORE[@]}" -m cuda tests -rA
 stage gpt2 270 "$OUT/gpt2.log" "$PY" benchmarks/gpu_gpt2.py --baseline
+stage sizing_alone 60 "$OUT/cuda_tests.log" "$PY" -m pytest "${IGNORE[@]}" -m cuda tests/test_sizing.py -rA
 stage generate 90 "$OUT/small.log" "$PY" benchmarks/generate.py --device cuda
+stage generate_gpt2 120 "$OUT/small.log" "$PY" benchmarks/generate.py --device cuda --shape gpt2 \
+    --new-tokens 128 256 --repeats 1
 stage memory 60 "$OUT/small.log" "$PY" benchmarks/memory_measured.py
 stage sampling 60 "$OUT/small.log" "$PY" benchmarks/sampling_throughput.py --device cuda
 rm -rf /tmp/docs_before && cp -r docs /tmp/docs_before

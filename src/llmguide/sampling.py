@@ -178,18 +178,21 @@ _TOP_P_CANDIDATES = (1024, 4096)
 def _top_p_keep(z: torch.Tensor, p: float) -> torch.Tensor:
     """Mask of the nucleus: tokens at least as probable as the token whose cumulative probability reaches p.
 
-    Sorting whole 50,000-token rows is the slow part, and usually unnecessary: the nucleus tends to be a
-    few hundred tokens. So only the 1,024 most probable tokens of each row are taken first (`topk` returns
-    them sorted); rows whose nucleus does not fit in them are retried with 4,096, and the rows still left
-    with a full sort. The result is the same as sorting everything.
+    On a CPU, sorting whole 50,000-token rows is the slow part, and usually unnecessary: the nucleus tends
+    to be a few hundred tokens. So only the 1,024 most probable tokens of each row are taken first (`topk`
+    returns them sorted); rows whose nucleus does not fit in them are retried with 4,096, and the rows still
+    left with a full sort. The result is the same as sorting everything. On a GPU the full sort is the fast
+    way (a large `topk` there is slower than sorting; measured on an H200, benchmarks/RESULTS.md), so other
+    devices sort at once.
     """
     vocab = z.shape[-1]
+    candidates = _TOP_P_CANDIDATES if z.device.type == "cpu" else ()
     pending = z.reshape(-1, vocab)
     top_logit = pending.amax(dim=-1, keepdim=True)  # log(sum(exp)), computed faster than torch.logsumexp
     log_total = top_logit + torch.exp(pending - top_logit).sum(dim=-1, keepdim=True).log()
     smallest_kept = torch.empty_like(log_total)
     rows = torch.arange(pending.shape[0], device=z.device)
-    for k in (*(c for c in _TOP_P_CANDIDATES if c < vocab), vocab):
+    for k in (*(c for c in candidates if c < vocab), vocab):
         if k < vocab:
             top = torch.topk(pending, k, dim=-1).values
         else:
