@@ -7,7 +7,9 @@ vocabulary) with a 512-token window, so that all 288 positions fit and the cache
 `block_size` every step re-encodes the window, cached or not: see `GPT.generate`). Sampling is seeded, and the
 cached and uncached runs are checked to give the same tokens. `--shape gpt2` uses GPT-2 small's shape (124M
 parameters) instead: on a GPU the small model's steps are too short to measure anything but the host's kernel
-launches. On a GPU, generation runs under bf16 autocast (fp16 where bf16 is missing), as training does.
+launches. Generation runs in float32 unless `--autocast` is given (bf16 on a GPU that has it, fp16 on older
+ones; nothing changes on a CPU). Under bf16 the cached and uncached paths round differently, so long sampled
+continuations can part ways (seen on an H200: the table then flags TOKENS DIFFER).
 
     .venv/bin/python benchmarks/generate.py                  # CPU, and CUDA too if there is a GPU
     .venv/bin/python benchmarks/generate.py --device cuda --shape gpt2 --new-tokens 128 256
@@ -17,6 +19,7 @@ launches. On a GPU, generation runs under bf16 autocast (fp16 where bf16 is miss
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 
@@ -27,7 +30,12 @@ from llmguide.model import GPT, GPTConfig
 
 
 def timed_generate(
-    model: GPT, prompt: torch.Tensor, new_tokens: int, use_cache: bool, device: torch.device
+    model: GPT,
+    prompt: torch.Tensor,
+    new_tokens: int,
+    use_cache: bool,
+    device: torch.device,
+    mixed: bool = False,
 ) -> tuple[float, float, torch.Tensor]:
     """Wall and CPU seconds to generate `new_tokens` tokens for every row of `prompt`, and the tokens.
 
@@ -36,7 +44,7 @@ def timed_generate(
     generator = torch.Generator(device=device).manual_seed(0)
     synchronize(device)
     wall, cpu = time.perf_counter(), time.process_time()
-    with autocast(device):  # bf16 on a GPU that has it, fp16 on older ones, nothing on the CPU
+    with autocast(device) if mixed else contextlib.nullcontext():
         out = model.generate(prompt, new_tokens, temperature=1.0, generator=generator, use_cache=use_cache)
     synchronize(device)
     return time.perf_counter() - wall, time.process_time() - cpu, out
@@ -57,6 +65,7 @@ def run(
     prompt_len: int,
     repeats: int,
     shape: str = "small",
+    mixed: bool = False,
 ) -> None:
     torch.manual_seed(0)
     config = SHAPES[shape]
@@ -65,7 +74,7 @@ def run(
     model = GPT(config).to(device).eval()
     threads = f", {torch.get_num_threads()} threads" if device.type == "cpu" else ""
     print(
-        f"{shape} shape, device {device}{threads}, torch {torch.__version__}, {model.num_params():,} parameters, "
+        f"{shape} shape, {'autocast' if mixed else 'float32'}, device {device}{threads}, torch {torch.__version__}, {model.num_params():,} parameters, "
         f"{prompt_len}-token prompt, best of {repeats}"
     )
     print(
@@ -75,12 +84,12 @@ def run(
     for batch in batch_sizes:
         g = torch.Generator().manual_seed(1)
         prompt = torch.randint(0, config.vocab_size, (batch, prompt_len), generator=g).to(device)
-        timed_generate(model, prompt, 4, True, device)  # warm up both paths
-        timed_generate(model, prompt, 4, False, device)
+        timed_generate(model, prompt, 4, True, device, mixed)  # warm up both paths
+        timed_generate(model, prompt, 4, False, device, mixed)
         for n in new_tokens:
             wall, cpu, outs = {}, {}, {}
             for use_cache in (False, True):
-                runs = [timed_generate(model, prompt, n, use_cache, device) for _ in range(repeats)]
+                runs = [timed_generate(model, prompt, n, use_cache, device, mixed) for _ in range(repeats)]
                 wall[use_cache] = min(r[0] for r in runs)
                 cpu[use_cache] = min(r[1] for r in runs)
                 outs[use_cache] = runs[0][2]
@@ -105,13 +114,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--shape", choices=sorted(SHAPES), default="small", help="model shape (gpt2: for a GPU)"
     )
+    parser.add_argument("--autocast", action="store_true", help="bf16/fp16 autocast on a GPU (default fp32)")
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     for name in devices:
         run(
-            resolve_device(name), args.batch_sizes, args.new_tokens, args.prompt_len, args.repeats, args.shape
+            resolve_device(name),
+            args.batch_sizes,
+            args.new_tokens,
+            args.prompt_len,
+            args.repeats,
+            args.shape,
+            args.autocast,
         )
         print()
     return 0

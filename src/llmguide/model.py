@@ -456,7 +456,9 @@ class GPT(nn.Module):
         moves every remaining token to a new position, which changes all their keys and values. From then on
         each step refills the cache from the cropped window, the same work as without the cache. The tokens
         are the same with and without the cache (tested for greedy and seeded sampling, before and after
-        `block_size`); the logits agree up to float rounding.
+        `block_size`); the logits agree up to float rounding. That holds in float32. Under bf16 or fp16
+        autocast the two paths round differently, and a long sampled continuation can part ways: on an H200,
+        16 rows sampled for 128 tokens did (benchmarks/RESULTS.md).
 
         For example:
 
