@@ -73,9 +73,10 @@ def run(
         raise SystemExit(f"prompt + new tokens must fit the {config.block_size}-token window")
     model = GPT(config).to(device).eval()
     threads = f", {torch.get_num_threads()} threads" if device.type == "cpu" else ""
+    precision = "autocast" if mixed else "float32"
     print(
-        f"{shape} shape, {'autocast' if mixed else 'float32'}, device {device}{threads}, torch {torch.__version__}, {model.num_params():,} parameters, "
-        f"{prompt_len}-token prompt, best of {repeats}"
+        f"{shape} shape, {precision}, device {device}{threads}, torch {torch.__version__}, "
+        f"{model.num_params():,} parameters, {prompt_len}-token prompt, best of {repeats}"
     )
     print(
         f"{'batch':>5}{'new tokens':>12}{'no cache tok/s':>16}{'cache tok/s':>13}{'speed-up':>10}"

@@ -64,20 +64,20 @@ if ! "$PY" -c "import pytest_markdown_docs" 2>/dev/null && ls .whl/*.whl >/dev/n
 fi
 
 # The tool-only tests (ruff, the workflow schema) need tools a GPU image may lack and say nothing about CUDA.
-IGNORE=(--ignore=tests/test_lint.py --ignore=tests/test_workflows.py -p no:cacheprovider)
+PYTEST_OPTS=(--ignore=tests/test_lint.py --ignore=tests/test_workflows.py -p no:cacheprovider)
 
-stage cuda_tests 120 "$OUT/cuda_tests.log" "$PY" -m pytest "${IGNORE[@]}" -m cuda tests -rA
+stage cuda_tests 120 "$OUT/cuda_tests.log" "$PY" -m pytest "${PYTEST_OPTS[@]}" -m cuda tests -rA
 stage gpt2 270 "$OUT/gpt2.log" "$PY" benchmarks/gpu_gpt2.py --baseline
-stage sizing_alone 60 "$OUT/cuda_tests.log" "$PY" -m pytest "${IGNORE[@]}" -m cuda tests/test_sizing.py -rA
+stage sizing_alone 60 "$OUT/cuda_tests.log" "$PY" -m pytest "${PYTEST_OPTS[@]}" -m cuda tests/test_sizing.py -rA
 stage generate 90 "$OUT/small.log" "$PY" benchmarks/generate.py --device cuda
 stage generate_gpt2 120 "$OUT/small.log" "$PY" benchmarks/generate.py --device cuda --shape gpt2 \
     --new-tokens 128 256 --repeats 1
 stage memory 60 "$OUT/small.log" "$PY" benchmarks/memory_measured.py
 stage sampling 60 "$OUT/small.log" "$PY" benchmarks/sampling_throughput.py --device cuda
 rm -rf /tmp/docs_before && cp -r docs /tmp/docs_before
-stage docs 200 "$OUT/docs.log" "$PY" -m pytest "${IGNORE[@]}" docs --update-outputs -q
+stage docs 200 "$OUT/docs.log" "$PY" -m pytest "${PYTEST_OPTS[@]}" docs --update-outputs -q
 diff -ru -x figures -x '*.pyc' /tmp/docs_before docs >"$OUT/docs.diff"
-stage unit 200 "$OUT/unit.log" "$PY" -m pytest "${IGNORE[@]}" -m "not cuda" tests src -q
+stage unit 200 "$OUT/unit.log" "$PY" -m pytest "${PYTEST_OPTS[@]}" -m "not cuda" tests src -q
 
 echo "total $(($(date +%s) - T0)) s" | tee -a "$SUMMARY"
 for f in cuda_tests gpt2 small docs unit; do
