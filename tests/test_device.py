@@ -22,6 +22,7 @@ def _fake(
     monkeypatch: pytest.MonkeyPatch, *, cuda: bool, mps: bool, bf16: bool = True, count: int = 1
 ) -> None:
     """Pretend the machine has (or lacks) CUDA / MPS, without touching a real GPU."""
+    monkeypatch.delenv("LLMGUIDE_DEVICE", raising=False)  # a reader's override must not decide the test
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: count if cuda else 0)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
@@ -38,6 +39,21 @@ def test_default_device_prefers_cuda_then_mps_then_cpu(
     _fake(monkeypatch, cuda=cuda, mps=mps)
     assert default_device() == torch.device(expected)
     assert resolve_device(None) == torch.device(expected)
+
+
+def test_environment_variable_overrides_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake(monkeypatch, cuda=True, mps=False)
+    monkeypatch.setenv("LLMGUIDE_DEVICE", "cpu")
+    assert default_device() == torch.device("cpu")
+    assert resolve_device(None) == torch.device("cpu")
+    monkeypatch.setenv("LLMGUIDE_DEVICE", "")  # empty: no override
+    assert default_device() == torch.device("cuda")
+    monkeypatch.setenv("LLMGUIDE_DEVICE", "mps")  # a device this machine lacks is an error, not a fallback
+    with pytest.raises(ValueError, match=r"^LLMGUIDE_DEVICE='mps': .*MPS is not available"):
+        default_device()
+    monkeypatch.setenv("LLMGUIDE_DEVICE", "tpu")
+    with pytest.raises(ValueError, match=r"^LLMGUIDE_DEVICE='tpu': device must be one of"):
+        default_device()
 
 
 def test_resolve_device_accepts_names_and_devices() -> None:

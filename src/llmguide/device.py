@@ -2,7 +2,7 @@
 
 The same code runs on a CPU, an NVIDIA GPU (CUDA) or an Apple GPU (MPS); only the device changes:
 
-- `default_device()`: CUDA if there is a GPU, else MPS, else the CPU.
+- `default_device()`: CUDA if there is a GPU, else MPS, else the CPU (`LLMGUIDE_DEVICE=cpu` overrides it).
 - `resolve_device(device)`: turn `"cpu"`, `"cuda"`, `"cuda:1"`, `"mps"`, a `torch.device` or `None` (the
   default) into a `torch.device` that exists on this machine, or say clearly why not.
 - `autocast_dtype(device)`, `autocast(device)`, `make_grad_scaler(device)`: mixed precision. On CUDA the
@@ -37,6 +37,7 @@ Nothing here calls a CUDA-only function unless CUDA is available, so it is safe 
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Any
 
 import torch
@@ -58,8 +59,15 @@ def _mps_available() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
+DEVICE_ENV = "LLMGUIDE_DEVICE"
+
+
 def default_device() -> torch.device:
     """Return the best device on this machine: CUDA, then MPS, then the CPU.
+
+    The environment variable `LLMGUIDE_DEVICE` overrides the choice: `LLMGUIDE_DEVICE=cpu` runs everything
+    on the CPU on a machine with a GPU, for example to reproduce the guide's printed numbers, which were
+    made on a CPU. A value this machine cannot honour raises the ValueError of `resolve_device`.
 
     For example, on a machine without a GPU:
 
@@ -74,7 +82,16 @@ def default_device() -> torch.device:
 
     Returns:
         `torch.device("cuda")`, `torch.device("mps")` or `torch.device("cpu")`.
+
+    Raises:
+        ValueError: `LLMGUIDE_DEVICE` names a device this machine does not have.
     """
+    chosen = os.environ.get(DEVICE_ENV, "").strip()
+    if chosen:
+        try:
+            return resolve_device(chosen)
+        except ValueError as error:
+            raise ValueError(f"{DEVICE_ENV}={chosen!r}: {error}") from None
     if torch.cuda.is_available():
         return torch.device("cuda")
     if _mps_available():
