@@ -50,13 +50,6 @@ if _missing:
         )
 
 else:
-    import torch
-
-    # Printed results of the pages' small training runs depend, in their last digits, on how many threads
-    # split each matrix product. Fix it so that `make test` prints the same on a laptop with 8 cores, a
-    # 4-core GitHub runner and the 2-core CI machine the pages' outputs were written on.
-    TORCH_THREADS = 2
-    torch.set_num_threads(TORCH_THREADS)
-
+    # The harness sets torch's thread count (`--torch-threads`, default 2) for every test, pages and units.
     sys.path.insert(0, str(ROOT / "tests"))
     pytest_plugins = ["docblocks", "pytester"]

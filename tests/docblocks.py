@@ -5,16 +5,25 @@ checks that a block does not raise. This plugin closes the gaps that matter for 
 output (see docs/contributing.md for the contributor's view):
 
 1. **Printed output is checked.** Each top-level statement of a block that prints must be followed by
-   `#> ` lines holding exactly what it printed. A statement that prints but shows nothing, or a stale `#>`
-   line, fails with the page and line. `pytest --update-outputs` rewrites the `#>` lines of Markdown pages.
+   output lines holding what it printed: `#> ` exact, `#~ ` measured (numbers within the tolerances the
+   line declares, `2.13 ±0.05`) or `#? ` one run's example (not compared); tests/outputs.py has the rules.
+   A statement that prints but shows nothing, a stale line or a number outside its tolerance fails with the
+   page and line. `pytest --update-outputs` rewrites the failing lines of Markdown pages, keeping their
+   kind and tolerances.
 2. **Continuation blocks are not re-run.** The plugin's `continuation` re-executes every earlier block of the
    chain; here the namespace after each block is cached, so a continued block runs only its own statements
    (earlier blocks run again, silently, only when a block is selected on its own).
 3. **A lint item per page** fails on Python fences the plugin would silently skip (indented under `!!!`,
    `===` or a list), on the bare attribute form (```` ```python notest ````), on a `notest` block that does
    not say why, on a page whose Python blocks are all skipped, on `continuation` with nothing to continue,
-   and on a figure the page shows but none of its blocks draws.
-4. **A per-page report** of how many blocks ran, failed and were deliberately not run.
+   on a figure the page shows but none of its blocks draws, on a malformed tolerance, and on a page with
+   measured or example output that does not link to the explanation of the prefixes.
+4. **A per-page report** of how many blocks ran, failed and were deliberately not run, and how many output
+   lines of each kind the page checks.
+5. **Portability and spread runs.** `--torch-threads N` (default 2) sets torch's thread count, which changes
+   how float sums are split and so stands in for another CPU; `--seed-offset K` shifts every seed the pages
+   set; `--record-outputs FILE` records every output line with what was printed, instead of failing on
+   mismatches (scripts/measure_spread.py turns such records into the spread behind each tolerance).
 
 Loaded from the repository's root `conftest.py`; it needs `--markdown-docs --markdown-docs-syntax=superfences`
 (set in pyproject.toml).
@@ -26,8 +35,11 @@ import ast
 import contextlib
 import difflib
 import io
+import json
 import os
+import random
 import re
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,12 +50,17 @@ from markdown_it import MarkdownIt
 from pytest_markdown_docs import _runners, plugin
 from pytest_markdown_docs.definitions import FenceTestDefinition
 
+import outputs
+
 PYTHON_LANGS = {"python", "py", "python3"}
 NOTEST_REASON = re.compile(r"^#\s*not run by the tests:\s*\S", re.IGNORECASE)
 FIGURE_LINK = re.compile(r"!\[[^\]]*\]\((?:\./)?figures/([a-z0-9][a-z0-9-]*)\.svg\)")
-OUTPUT_PREFIX = "#>"
+
+LEGEND = "index.md#reading-the-outputs"
+TORCH_THREADS = 2  # the default of `--torch-threads`; see pytest_configure
 
 _update_outputs = False
+_record_outputs: Path | None = None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -52,12 +69,12 @@ _update_outputs = False
 
 
 class OutputMismatch(AssertionError):
-    """A block printed something other than its `#>` lines say."""
+    """A block printed something other than its output lines say."""
 
 
 @dataclass
 class _Edit:
-    """Replace the `#>` lines owned by one statement (update mode)."""
+    """Replace the output lines owned by one statement (update mode)."""
 
     delete: list[int]  # 1-based lines to delete
     insert_after: int  # 1-based line after which the new lines go
@@ -67,11 +84,8 @@ class _Edit:
 _edits: dict[Path, list[_Edit]] = defaultdict(list)
 # path -> (source of the last chain that ran to the end, its namespace)
 _namespace_cache: dict[Path, tuple[str, dict[str, Any]]] = {}
-
-
-def _expected_line(raw: str) -> str:
-    text = raw.strip()[len(OUTPUT_PREFIX) :]
-    return text[1:] if text.startswith(" ") else text
+# --record-outputs: every shown line with what was printed there (failed tests go to _failures)
+_records: list[dict[str, Any]] = []
 
 
 def _normalise(lines: list[str]) -> list[str]:
@@ -81,37 +95,62 @@ def _normalise(lines: list[str]) -> list[str]:
     return lines
 
 
-def _check_statement(
-    path: Path, stmt: ast.stmt, printed: str, expected: list[tuple[int, str]], src_lines: list[str]
-) -> None:
+def _record(path: Path, shown: list[outputs.Expected], got: list[str]) -> None:
+    for i, e in enumerate(shown):
+        _records.append(
+            {
+                "page": str(path),
+                "line": e.lineno,
+                "kind": e.kind,
+                "shown": e.text,
+                "printed": got[i] if i < len(got) else None,
+                "lines_printed": len(got),
+                "lines_shown": len(shown),
+            }
+        )
+
+
+def _check_statement(path: Path, stmt: ast.stmt, printed: str, shown: list[outputs.Expected]) -> None:
     got = _normalise(printed.split("\n"))
-    want = _normalise([_expected_line(raw) for _, raw in expected])
-    if got == want:
+    while shown and shown[-1].kind == outputs.EXACT and not shown[-1].text.strip():
+        shown = shown[:-1]
+    problems = [outputs.mismatch(e, g) for e, g in zip(shown, got, strict=False)]
+    if _record_outputs is not None:
+        _record(path, shown, got)
+        return
+    if len(got) == len(shown) and not any(problems):
         return
     if _update_outputs and path.suffix == ".md":
-        insert_after = expected[0][0] - 1 if expected else stmt.end_lineno or stmt.lineno
-        indent = ""
-        new = [f"{indent}{OUTPUT_PREFIX} {line}".rstrip() for line in got]
-        _edits[path].append(_Edit([n for n, _ in expected], insert_after, new))
+        insert_after = shown[0].lineno - 1 if shown else stmt.end_lineno or stmt.lineno
+        template = outputs.Expected(0, outputs.EXACT, "", "")
+        new = [outputs.rewrite(shown[min(i, len(shown) - 1)] if shown else template, g) for i, g in enumerate(got)]
+        _edits[path].append(_Edit([e.lineno for e in shown], insert_after, new))
         return
-    where = expected[0][0] if expected else stmt.lineno
-    if not expected:
+    where = shown[0].lineno if shown else stmt.lineno
+    if not shown:
         msg = (
             f"{path}:{stmt.lineno}: this statement prints output but the page shows no `#>` lines under it.\n"
             "Run `pytest PAGE --update-outputs` to write them, or stop printing.\n"
         )
     elif not got:
-        msg = f"{path}:{where}: the page shows `#>` output, but the statement at line {stmt.lineno} prints nothing.\n"
+        msg = f"{path}:{where}: the page shows output, but the statement at line {stmt.lineno} prints nothing.\n"
     else:
-        first = next(
-            (i for i, (a, b) in enumerate(zip(want, got, strict=False)) if a != b), min(len(want), len(got))
-        )
-        if first < len(expected):
-            where = expected[first][0]
-        msg = (
-            f"{path}:{where}: stale output: the statement at line {stmt.lineno} prints something else than "
-            "the `#>` lines shown.\nRun `pytest PAGE --update-outputs` to rewrite them, then review the diff.\n"
-        )
+        first = next((i for i, p in enumerate(problems) if p), min(len(shown), len(got)))
+        if first < len(shown):
+            where = shown[first].lineno
+        if first < len(shown) and shown[first].kind == outputs.MEASURED and first < len(got):
+            msg = (
+                f"{path}:{where}: measured output outside the page's tolerance: {problems[first]} "
+                f"(statement at line {stmt.lineno}).\nIf the change is real, run `pytest PAGE --update-outputs` "
+                "(it keeps the tolerances); if it is the machine, the tolerance does not cover it: see "
+                "docs/contributing.md.\n"
+            )
+        else:
+            msg = (
+                f"{path}:{where}: stale output: the statement at line {stmt.lineno} prints something else than "
+                "the output lines shown.\nRun `pytest PAGE --update-outputs` to rewrite them, then review the diff.\n"
+            )
+    want = [f"{outputs.PREFIX_OF[e.kind]} {e.text}" for e in shown]
     diff = "\n".join(difflib.unified_diff(want, got, "shown on the page", "printed now", lineterm=""))
     raise OutputMismatch(msg + diff)
 
@@ -143,21 +182,24 @@ class CheckedRunner(_runners.DefaultRunner):
                     for stmt in earlier:
                         self._exec(stmt, filename, namespace)
 
-        owners: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        owners: dict[int, list[outputs.Expected]] = defaultdict(list)
         for lineno in range(first_line, len(src_lines) + 1):
             raw = src_lines[lineno - 1]
-            if raw.strip().startswith(OUTPUT_PREFIX):
+            if outputs.is_output_line(raw):
                 owner = next((s for s in reversed(own) if s.lineno <= lineno), None)
                 if owner is None:
-                    raise OutputMismatch(f"{path}:{lineno}: a `#>` output line comes before any statement.")
-                owners[id(owner)].append((lineno, raw))
+                    raise OutputMismatch(f"{path}:{lineno}: an output line comes before any statement.")
+                try:
+                    owners[id(owner)].append(outputs.parse_output_line(lineno, raw))
+                except outputs.MalformedOutput as exc:
+                    raise OutputMismatch(f"{path}:{lineno}: malformed output line: {exc}") from None
 
         _namespace_cache.pop(path, None)
         for stmt in own:
             buffer = io.StringIO()
             with contextlib.redirect_stdout(buffer):
                 self._exec(stmt, filename, namespace)
-            _check_statement(path, stmt, buffer.getvalue(), owners.get(id(stmt), []), src_lines)
+            _check_statement(path, stmt, buffer.getvalue(), owners.get(id(stmt), []))
         _namespace_cache[path] = (test.source, namespace)
 
     @staticmethod
@@ -280,6 +322,20 @@ def lint_markdown(path: Path, text: str, *, figures: bool = True) -> list[str]:
     first = min(runnable, key=lambda f: f.line, default=None)
     if first is not None and "continuation" in first.options:
         problems.append(f"{path}:{first.line}: the first Python block of a page cannot be a continuation.")
+    kinds: dict[str, int] = defaultdict(int)
+    for f in runnable:
+        for offset, raw in enumerate(f.body, start=1):
+            if not outputs.is_output_line(raw):
+                continue
+            try:
+                kinds[outputs.parse_output_line(f.line + offset, raw).kind] += 1
+            except outputs.MalformedOutput as exc:
+                problems.append(f"{path}:{f.line + offset}: malformed output line: {exc}")
+    if (kinds[outputs.MEASURED] or kinds[outputs.EXAMPLE]) and path.name != "index.md" and LEGEND not in text:
+        problems.append(
+            f"{path}:1: this page shows measured (`#~`) or example (`#?`) output: link the explanation of the "
+            f"prefixes, `[...]({LEGEND})`, so that readers know which numbers vary between machines."
+        )
     code = "\n".join("\n".join(f.body) for f in runnable)
     # Lines inside any fence are code or examples of Markdown, not figures this page shows.
     fenced = {n for f in scan_fences(text) for n in range(f.line, f.line + len(f.body) + 2)}
@@ -324,41 +380,117 @@ class DocLintFile(pytest.File):
 # ---------------------------------------------------------------------------------------------------------
 
 _page_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+_failures: list[dict[str, str]] = []
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.getgroup("llmguide docs").addoption(
+    group = parser.getgroup("llmguide docs")
+    group.addoption(
         "--update-outputs",
         action="store_true",
         default=False,
-        help="rewrite the `#>` output lines of Markdown pages with what their blocks print now",
+        help="rewrite the failing output lines of Markdown pages with what their blocks print now (each line "
+        "keeps its kind, `#>`, `#~` or `#?`, and a measured line keeps its tolerances)",
+    )
+    group.addoption(
+        "--torch-threads",
+        type=int,
+        default=TORCH_THREADS,
+        metavar="N",
+        help=f"torch's intra-op thread count (default {TORCH_THREADS}); other counts split float sums "
+        "differently, as another CPU would",
+    )
+    group.addoption(
+        "--seed-offset",
+        type=int,
+        default=0,
+        metavar="K",
+        help="add K to every seed the pages set (torch, random, numpy), to measure the spread across seeds",
+    )
+    group.addoption(
+        "--record-outputs",
+        default=None,
+        metavar="FILE",
+        help="write every output line that did not match, with what was printed, and every failed test to "
+        "FILE (JSON) instead of failing on output mismatches",
     )
 
 
+def _shift_seeds(offset: int) -> None:
+    """Make every seed a page sets `seed + offset`: torch's global and Generator seeds, random, numpy."""
+    import numpy as np
+    import torch
+
+    manual_seed = torch.manual_seed
+
+    class Generator(torch.Generator):
+        def manual_seed(self, seed: int) -> Generator:
+            return super().manual_seed(seed + offset)
+
+    class Random(random.Random):
+        def seed(self, a: Any = None, version: int = 2) -> None:
+            super().seed(a + offset if isinstance(a, int) else a, version)
+
+    default_rng = np.random.default_rng
+    torch.manual_seed = lambda seed: manual_seed(seed + offset)
+    torch.Generator = Generator
+    random.Random = Random
+    np.random.default_rng = lambda seed=None: default_rng(seed + offset if isinstance(seed, int) else seed)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    global _update_outputs
+    global _update_outputs, _record_outputs
     _update_outputs = bool(config.getoption("--update-outputs"))
+    record = config.getoption("--record-outputs")
+    _record_outputs = Path(record) if record else None
+    threads = config.getoption("--torch-threads")
+    if threads < 1:
+        raise pytest.UsageError(f"--torch-threads must be at least 1, got {threads}")
+    # Printed results of training depend, in their last digits, on how many threads split each matrix
+    # product. A fixed count makes `make test` repeatable on one machine; the pages' tolerances cover other
+    # counts and CPUs (`make portability` runs the pages at 1 and 4 threads). Where torch is not imported
+    # yet (planted pages in subprocesses), the variable sets it without the cost of importing torch here.
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    if config.getoption("--seed-offset"):
+        _shift_seeds(config.getoption("--seed-offset"))
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ["LLMGUIDE_FIGURE_DIR"] = str(config.rootpath / "docs" / "figures")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    global _update_outputs
+    global _update_outputs, _record_outputs
     _update_outputs = False
+    _record_outputs = None
     _namespace_cache.clear()
     _edits.clear()
+    _records.clear()
+    _failures.clear()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix == ".md" and parent.config.option.markdowndocs:
         text = file_path.read_text("utf8")
         fences = [f for f in scan_fences(text) if f.lang in PYTHON_LANGS]
-        _page_counts[str(file_path)]["not run"] = sum(f.notest for f in fences)
+        counts = _page_counts[str(file_path)]
+        counts["not run"] = sum(f.notest for f in fences)
+        collected = collected_fence_lines(text)
+        for f in fences:
+            if f.notest or f.line not in collected:
+                continue
+            for raw in f.body:
+                match = outputs.OUTPUT_LINE.match(raw)
+                if match:
+                    counts[outputs.PREFIXES[match[1]]] += 1
         return DocLintFile.from_parent(parent, path=file_path)
     return None
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed and _record_outputs is not None:
+        lines = str(report.longrepr).strip().split("\n")
+        _failures.append({"test": report.nodeid, "when": report.when, "message": lines[-1][:500]})
     path = report.nodeid.split("::")[0]
     if not path.endswith(".md") or report.nodeid.endswith("[lint]"):
         return
@@ -379,11 +511,27 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         c = counts[page]
         rel = os.path.relpath(page, root)
         terminalreporter.write_line(
-            f"{rel}: {c.get('ran', 0)} ran, {c.get('failed', 0)} failed, {c.get('not run', 0)} not run (notest)"
+            f"{rel}: {c.get('ran', 0)} ran, {c.get('failed', 0)} failed, {c.get('not run', 0)} not run (notest); "
+            f"output lines: {c.get(outputs.EXACT, 0)} exact, {c.get(outputs.MEASURED, 0)} measured, "
+            f"{c.get(outputs.EXAMPLE, 0)} examples"
         )
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if _update_outputs:
         for path in _apply_edits():
-            print(f"\nupdated the `#>` output lines of {path}")
+            print(f"\nupdated the output lines of {path}")
+    if _record_outputs is not None:
+        config = session.config
+        _record_outputs.write_text(
+            json.dumps(
+                {
+                    "torch_threads": config.getoption("--torch-threads"),
+                    "seed_offset": config.getoption("--seed-offset"),
+                    "lines": _records,
+                    "failures": _failures,
+                },
+                indent=1,
+            ),
+            "utf8",
+        )

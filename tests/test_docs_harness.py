@@ -60,7 +60,7 @@ torch.zeros(1, device="cuda")
 def test_good_page_passes_and_is_reported(run_page):
     result, _ = run_page(GOOD)
     result.assert_outcomes(passed=3)  # two blocks + the page's lint item
-    result.stdout.fnmatch_lines(["*docs blocks per page*", "page.md: 2 ran, 0 failed, 1 not run (notest)"])
+    result.stdout.fnmatch_lines(["*docs blocks per page*", "page.md: 2 ran, 0 failed, 1 not run (notest); output lines: 4 exact, 0 measured, 0 examples"])
 
 
 def test_raising_block_names_file_and_line(run_page):
@@ -72,7 +72,7 @@ def test_raising_block_names_file_and_line(run_page):
 def test_stale_output_fails_naming_the_line(run_page):
     result, page = run_page("# P\n\n'''python\nprint(6 * 7)\n#> 41\n'''\n")
     result.assert_outcomes(failed=1, passed=1)
-    result.stdout.fnmatch_lines([f"{page}:5: stale output*", "-41", "+42"])
+    result.stdout.fnmatch_lines([f"{page}:5: stale output*", "-#> 41", "+42"])
 
 
 def test_printing_without_shown_output_fails(run_page):
@@ -85,7 +85,7 @@ def test_shown_output_that_is_not_printed_fails(run_page):
     result, page = run_page("# P\n\n'''python\nx = 2\n#> 2\n'''\n")
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(
-        [f"{page}:5: the page shows `#>` output, but the statement at line 4 prints nothing*"]
+        [f"{page}:5: the page shows output, but the statement at line 4 prints nothing*"]
     )
 
 
@@ -181,3 +181,110 @@ def test_missing_dependency_says_what_to_run(pytester: pytest.Pytester, monkeypa
     assert result.ret != 0
     result.stderr.fnmatch_lines(["ERROR: the test set-up is not done: missing matplotlib*run `make test`*"])
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+# --- Exact, measured and example output (tests/outputs.py) ------------------------------------------------
+
+LEGEND_LINK = "Outputs are explained [on the front page](index.md#reading-the-outputs).\n\n"
+
+
+def test_measured_output_inside_its_tolerance_passes(run_page):
+    text = LEGEND_LINK + "'''python\nprint(f'loss {2.1234:.2f} after {300} steps')\n#~ loss 2.10 ±0.05 after 300 steps\n'''\n"
+    result, _ = run_page(text)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*output lines: 0 exact, 1 measured, 0 examples"])
+
+
+def test_measured_output_outside_its_tolerance_fails_naming_the_line(run_page):
+    text = LEGEND_LINK + "'''python\nprint('accuracy 0.55')\n#~ accuracy 0.47 ±0.05\n'''\n"
+    result, page = run_page(text)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines([f"{page}:5: measured output outside the page's tolerance: 0.55 printed, outside the page's 0.47 ±0.05*"])
+
+
+def test_relative_tolerance_and_untoleranced_numbers(run_page):
+    ok = LEGEND_LINK + "'''python\nprint('T=1.5: 1,050 tokens/s')\n#~ T=1.5: 1,000 ±10% tokens/s\n'''\n"
+    run_page(ok)[0].assert_outcomes(passed=2)
+    far = LEGEND_LINK + "'''python\nprint('T=1.5: 1,200 tokens/s')\n#~ T=1.5: 1,000 ±10% tokens/s\n'''\n"
+    run_page(far)[0].assert_outcomes(passed=1, failed=1)
+    # A number without a tolerance on a measured line is compared exactly, and so are the words.
+    label = LEGEND_LINK + "'''python\nprint('T=1.4: 1,000 tokens/s')\n#~ T=1.5: 1,000 ±10% tokens/s\n'''\n"
+    result, _ = run_page(label)
+    result.stdout.fnmatch_lines(["*1.4 printed where 1.5 is shown without a tolerance*"])
+    words = LEGEND_LINK + "'''python\nprint('T=1.5: 1,000 bytes/s')\n#~ T=1.5: 1,000 ±10% tokens/s\n'''\n"
+    run_page(words)[0].stdout.fnmatch_lines(["*the words differ*"])
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("#~ loss 2.10 ±abc", "*`±` that does not follow a number*"),
+        ("#~ loss ±0.1", "*`±` that does not follow a number*"),
+        ("#~ loss 2.10 ±-0.1", "*`±` that does not follow a number*"),
+        ("#~ loss 2.10", "*must give at least one number a tolerance*"),
+    ],
+)
+def test_malformed_tolerance_fails_naming_page_and_line(run_page, line: str, why: str):
+    text = LEGEND_LINK + f"'''python\nprint('loss 2.10')\n{line}\n'''\n"
+    result, page = run_page(text)
+    result.assert_outcomes(failed=2)  # the lint item and the block both refuse it
+    result.stdout.fnmatch_lines([f"{page}:5: malformed output line: {why}"])
+
+
+def test_example_output_is_shown_but_not_compared(run_page):
+    text = LEGEND_LINK + "'''python\nimport random\nprint(random.random())\n#? 0.123\nprint('done')\n#> done\n'''\n"
+    result, _ = run_page(text)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*output lines: 1 exact, 0 measured, 1 examples"])
+    # ...but the statement must still print the lines the page shows.
+    missing = LEGEND_LINK + "'''python\nprint('one')\n#? one\n#? two\n'''\n"
+    run_page(missing)[0].assert_outcomes(passed=1, failed=1)
+
+
+def test_measured_page_must_link_the_explanation(run_page):
+    result, page = run_page("# P\n\n'''python\nprint('loss 2.10')\n#~ loss 2.10 ±0.1\n'''\n")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines([f"{page}:1: this page shows measured (`#~`) or example (`#?`) output: link*"])
+
+
+def test_update_outputs_rewrites_measured_values_and_keeps_tolerances(run_page, pytester: pytest.Pytester):
+    text = LEGEND_LINK + (
+        "'''python\nprint('loss 5.54 -> 2.31, 614,400 bytes')\n#~ loss 5.53 ±0.02 -> 2.13 ±0.05, 614,400 bytes\n"
+        "print('sample: xyz')\n#? sample: abc\nprint(7)\n#> 6\n'''\n"
+    )
+    result, page = run_page(text, "--update-outputs")
+    result.assert_outcomes(passed=2)
+    body = page.read_text().split("\n")
+    assert "#~ loss 5.54 ±0.02 -> 2.31 ±0.05, 614,400 bytes" in body
+    assert "#? sample: abc" in body  # an example that printed a line is not a failure: left alone
+    assert "#> 7" in body
+    pytester.runpytest_subprocess(str(page), "-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_record_outputs_and_seed_offset(run_page, pytester: pytest.Pytester):
+    import json
+
+    text = LEGEND_LINK + (
+        "'''python\nimport random\nimport torch\n"
+        "torch.manual_seed(0)\na = torch.randint(0, 10**6, (1,)).item()\n"
+        "b = torch.randint(0, 10**6, (1,), generator=torch.Generator().manual_seed(0)).item()\n"
+        "c = random.Random(0).randrange(10**6)\n"
+        "print(torch.get_num_threads(), a, b, c)\n#~ 2 0 ±1 0 ±1 0 ±1\n'''\n"
+    )
+    record = pytester.path / "record.json"
+    _, page = run_page(text, "--seed-offset", "3", "--torch-threads", "1", "--record-outputs", str(record))
+    data = json.loads(record.read_text())
+    assert (data["seed_offset"], data["torch_threads"]) == (3, 1)
+    (line,) = data["lines"]
+    import random
+
+    import torch
+
+    expected = [
+        1,
+        torch.randint(0, 10**6, (1,), generator=torch.Generator().manual_seed(3)).item(),
+        torch.randint(0, 10**6, (1,), generator=torch.Generator().manual_seed(3)).item(),
+        random.Random(3).randrange(10**6),
+    ]
+    assert line["printed"] == " ".join(map(str, expected)) and line["kind"] == "measured"
+    assert data["failures"] == []  # record mode reports, it does not fail on outputs

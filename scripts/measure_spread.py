@@ -1,0 +1,142 @@
+"""Measure how much the pages' printed results move between seeds and thread counts.
+
+Float32 training turns last-bit differences between CPUs, thread counts and devices into visibly different
+numbers. This script stands in for other machines: it runs the docs blocks once per (torch thread count,
+seed offset) with `--record-outputs`, then reports for every measured number (`#~`) the spread of what was
+printed against the tolerance the page declares, every exact line (`#>`) that changed, and every block that
+failed (a claim that does not hold for some seed or thread count).
+
+    python scripts/measure_spread.py                          # 5 seeds x threads 1, 2, 4, every page
+    python scripts/measure_spread.py docs/temperature.md --seeds 2 --threads 2
+    python scripts/measure_spread.py --report-only            # re-read the records in .spread/
+
+Records go to `.spread/` (ignored by git); the report is Markdown on standard output. A tolerance must
+cover the whole spread, and every claim must hold in every run: where one does not, change the page (a
+larger budget, an average over seeds, a weaker claim), never the tolerance alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import outputs  # noqa: E402  (tests/outputs.py: the rules for output lines)
+
+
+def run_one(pages: list[str], threads: int, offset: int, out: Path) -> tuple[int, int, float]:
+    record = out / f"threads{threads}-seed{offset}.json"
+    cmd = [
+        sys.executable, "-m", "pytest", *pages, "-q", "-p", "no:cacheprovider", "--no-header",
+        f"--torch-threads={threads}", f"--seed-offset={offset}", f"--record-outputs={record}",
+    ]  # fmt: skip
+    start = time.perf_counter()
+    log = (out / f"threads{threads}-seed{offset}.log").open("w")
+    rc = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+    return threads, offset, time.perf_counter() - start if rc in (0, 1) else -1.0
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def report(out: Path) -> str:
+    runs = []
+    for path in sorted(out.glob("threads*-seed*.json")):
+        data = json.loads(path.read_text("utf8"))
+        runs.append(data)
+    if not runs:
+        return "no records in " + str(out)
+    configs = sorted({(r["torch_threads"], r["seed_offset"]) for r in runs})
+    lines = [
+        f"Runs: {len(runs)} ({', '.join(f'threads {t} seed +{s}' for t, s in configs)}).",
+        "",
+        "### Measured numbers (`#~`): shown value, tolerance, and the range printed across the runs",
+        "",
+        "| page:line | # | shown | tolerance | min | max | largest deviation | covered |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    measured: dict[tuple[str, int, int], dict] = {}
+    unreadable: dict[tuple[str, int], int] = defaultdict(int)
+    changed: dict[tuple[str, int, str], set[tuple[int, int]]] = defaultdict(set)
+    for run in runs:
+        config = (run["torch_threads"], run["seed_offset"])
+        for m in run["lines"]:
+            key = (os.path.relpath(m["page"], ROOT), m["line"])
+            printed = m["printed"] if m["printed"] is not None else ""
+            if m["lines_printed"] != m["lines_shown"]:
+                changed[(*key, "line count")].add(config)
+            if m["kind"] == outputs.MEASURED:
+                expected = outputs.parse_output_line(m["line"], "#~ " + m["shown"])
+                devs = outputs.deviations(expected, printed)
+                if devs is None:
+                    unreadable[key] += 1
+                    continue
+                for index, shown, got, tol in devs:
+                    entry = measured.setdefault((*key, index), {"shown": shown, "tol": tol, "got": []})
+                    entry["got"].append(got)
+            elif m["kind"] == outputs.EXACT and printed.rstrip() != m["shown"].rstrip():
+                changed[(*key, "exact")].add(config)
+    uncovered = 0
+    for (page, line, index), e in sorted(measured.items()):
+        lo, hi = min(e["got"]), max(e["got"])
+        worst = max(abs(g - e["shown"]) for g in e["got"])
+        ok = all(e["tol"].allows(e["shown"], g) for g in e["got"])
+        uncovered += not ok
+        lines.append(
+            f"| {page}:{line} | {index + 1} | {_fmt(e['shown'])} | {e['tol']} | {_fmt(lo)} | {_fmt(hi)} | "
+            f"{_fmt(worst)} | {'yes' if ok else '**no**'} |"
+        )
+    for (page, line), n in sorted(unreadable.items()):
+        lines.append(f"| {page}:{line} | - | - | - | - | - | printed another shape in {n} runs | **no** |")
+    lines += ["", f"Measured numbers outside their tolerance in some run: {uncovered}.", ""]
+    lines += ["### Exact lines (`#>`) that printed something else", ""]
+    if not changed:
+        lines.append("None.")
+    for (page, line, what), cfgs in sorted(changed.items()):
+        threads_only = sorted(t for t, s in cfgs if s == 0)
+        seeds = sorted({s for _, s in cfgs})
+        kind = "**changes with the thread count at the page's own seed**" if threads_only else "changes with the seed"
+        lines.append(f"- {page}:{line} ({what}): {kind}; in {len(cfgs)} of {len(runs)} runs (seed offsets {seeds})")
+    lines += ["", "### Failed blocks (a claim that does not hold in some run)", ""]
+    failed = [(r["torch_threads"], r["seed_offset"], f) for r in runs for f in r["failures"]]
+    if not failed:
+        lines.append("None.")
+    for threads, offset, f in failed:
+        lines.append(f"- threads {threads}, seed +{offset}: `{f['test']}`: {f['message']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("pages", nargs="*", default=["docs"], help="pages or folders (default: docs)")
+    parser.add_argument("--seeds", type=int, default=5, help="seed offsets 0..N-1 (default 5)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2, 4], help="torch thread counts")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time (each uses its thread count)")
+    parser.add_argument("--out", type=Path, default=ROOT / ".spread", help="folder for the records")
+    parser.add_argument("--report-only", action="store_true", help="only report on the records in --out")
+    args = parser.parse_args(argv)
+    if args.seeds < 1 or args.jobs < 1 or min(args.threads) < 1:
+        parser.error("--seeds, --jobs and --threads must be at least 1")
+    args.out.mkdir(parents=True, exist_ok=True)
+    if not args.report_only:
+        configs = [(t, s) for t in args.threads for s in range(args.seeds)]
+        with ThreadPoolExecutor(args.jobs) as pool:
+            for threads, offset, seconds in pool.map(lambda c: run_one(args.pages, *c, args.out), configs):
+                status = f"{seconds:.0f} s" if seconds >= 0 else "pytest could not run: see the log"
+                print(f"threads {threads}, seed +{offset}: {status}", file=sys.stderr, flush=True)
+    print(report(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
