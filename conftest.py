@@ -50,6 +50,20 @@ if _missing:
         )
 
 else:
-    # The harness sets torch's thread count (`--torch-threads`, default 2) for every test, pages and units.
-    sys.path.insert(0, str(ROOT / "tests"))
-    pytest_plugins = ["docblocks", "pytester"]
+    import llmguide
+
+    # An editable install made from another clone imports that clone's code, and every test here would
+    # silently test it: refuse, saying how to fix it.
+    _imported = Path(llmguide.__file__).resolve().parent
+    if not _imported.is_relative_to((ROOT / "src").resolve()):
+
+        def pytest_configure(config: pytest.Config) -> None:
+            raise pytest.UsageError(
+                f"llmguide is imported from {_imported}, not from this clone's src/ ({ROOT / 'src'}): "
+                "run `make setup` here, or `pip install -e .` in this clone, or set PYTHONPATH=src."
+            )
+
+    else:
+        # The harness sets torch's thread count (`--torch-threads`, default 2) for every test.
+        sys.path.insert(0, str(ROOT / "tests"))
+        pytest_plugins = ["docblocks", "pytester"]

@@ -381,6 +381,7 @@ class DocLintFile(pytest.File):
 
 _page_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 _failures: list[dict[str, str]] = []
+_page_seconds: dict[str, float] = defaultdict(float)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -495,6 +496,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if not path.endswith(".md") or report.nodeid.endswith("[lint]"):
         return
     key = next((p for p in _page_counts if p.endswith(path)), path)
+    _page_seconds[key] += report.duration
     if report.when == "call" and report.passed:
         _page_counts[key]["ran"] += 1
     elif report.failed:
@@ -507,14 +509,29 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     terminalreporter.section("docs blocks per page")
     root = terminalreporter.config.rootpath
+    rows = []
     for page in sorted(counts):
         c = counts[page]
         rel = os.path.relpath(page, root)
         terminalreporter.write_line(
             f"{rel}: {c.get('ran', 0)} ran, {c.get('failed', 0)} failed, {c.get('not run', 0)} not run (notest); "
             f"output lines: {c.get(outputs.EXACT, 0)} exact, {c.get(outputs.MEASURED, 0)} measured, "
-            f"{c.get(outputs.EXAMPLE, 0)} examples"
+            f"{c.get(outputs.EXAMPLE, 0)} examples; {_page_seconds[page]:.1f} s"
         )
+        rows.append(
+            f"| `{rel}` | {c.get('ran', 0)} | {c.get('failed', 0)} | {c.get('not run', 0)} | "
+            f"{c.get(outputs.EXACT, 0)} | {c.get(outputs.MEASURED, 0)} | {c.get(outputs.EXAMPLE, 0)} | "
+            f"{_page_seconds[page]:.1f} |"
+        )
+    # On GitHub Actions, the same report in the job's summary page.
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        header = (
+            "### Docs blocks per page\n\n| page | ran | failed | not run | exact lines | measured lines | "
+            "examples | seconds |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        )
+        with open(summary, "a", encoding="utf8") as f:
+            f.write(header + "\n".join(rows) + "\n")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -60,7 +60,18 @@ torch.zeros(1, device="cuda")
 def test_good_page_passes_and_is_reported(run_page):
     result, _ = run_page(GOOD)
     result.assert_outcomes(passed=3)  # two blocks + the page's lint item
-    result.stdout.fnmatch_lines(["*docs blocks per page*", "page.md: 2 ran, 0 failed, 1 not run (notest); output lines: 4 exact, 0 measured, 0 examples"])
+    result.stdout.fnmatch_lines(["*docs blocks per page*", "page.md: 2 ran, 0 failed, 1 not run (notest); output lines: 4 exact, 0 measured, 0 examples; * s"])
+
+
+def test_report_goes_to_the_github_job_summary(run_page, pytester: pytest.Pytester, monkeypatch):
+    summary = pytester.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    run_page(GOOD)[0].assert_outcomes(passed=3)
+    lines = summary.read_text().splitlines()
+    assert lines[0] == "### Docs blocks per page"
+    row = next(line for line in lines if line.startswith("| `page.md`"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:7] == ["2", "0", "1", "4", "0", "0"] and float(cells[7]) >= 0
 
 
 def test_raising_block_names_file_and_line(run_page):
@@ -192,7 +203,7 @@ def test_measured_output_inside_its_tolerance_passes(run_page):
     text = LEGEND_LINK + "'''python\nprint(f'loss {2.1234:.2f} after {300} steps')\n#~ loss 2.10 ±0.05 after 300 steps\n'''\n"
     result, _ = run_page(text)
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*output lines: 0 exact, 1 measured, 0 examples"])
+    result.stdout.fnmatch_lines(["*output lines: 0 exact, 1 measured, 0 examples; * s"])
 
 
 def test_measured_output_outside_its_tolerance_fails_naming_the_line(run_page):
@@ -235,7 +246,7 @@ def test_example_output_is_shown_but_not_compared(run_page):
     text = LEGEND_LINK + "'''python\nimport random\nprint(random.random())\n#? 0.123\nprint('done')\n#> done\n'''\n"
     result, _ = run_page(text)
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*output lines: 1 exact, 0 measured, 1 examples"])
+    result.stdout.fnmatch_lines(["*output lines: 1 exact, 0 measured, 1 examples; * s"])
     # ...but the statement must still print the lines the page shows.
     missing = LEGEND_LINK + "'''python\nprint('one')\n#? one\n#? two\n'''\n"
     run_page(missing)[0].assert_outcomes(passed=1, failed=1)
@@ -288,3 +299,14 @@ def test_record_outputs_and_seed_offset(run_page, pytester: pytest.Pytester):
     ]
     assert line["printed"] == " ".join(map(str, expected)) and line["kind"] == "measured"
     assert data["failures"] == []  # record mode reports, it does not fail on outputs
+
+
+def test_llmguide_from_another_clone_is_refused(pytester: pytest.Pytester):
+    # This clone's conftest in another folder: there, `llmguide` is imported from a src/ that is not its own.
+    (pytester.path / "conftest.py").write_text((HERE.parent / "conftest.py").read_text())
+    pytester.makeini("[pytest]\naddopts = --markdown-docs --markdown-docs-syntax=superfences\n")
+    (pytester.path / "test_x.py").write_text("def test_x():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["ERROR: llmguide is imported from *, not from this clone's src/*make setup*"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()

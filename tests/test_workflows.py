@@ -30,6 +30,7 @@ MIN_MAJOR = {
     "actions/configure-pages": 6,
     "actions/upload-pages-artifact": 5,
     "actions/deploy-pages": 5,
+    "actions/upload-artifact": 7,
 }
 
 
@@ -92,6 +93,16 @@ def test_deploy_only_after_tests_and_build_on_push_to_main():
     assert upload["if"] == only_main  # pull requests build but never upload or deploy
 
 
+def test_pull_requests_get_their_built_site_as_an_artifact():
+    build = load(DOCS)["jobs"]["build"]
+    upload = next(s for s in steps(build) if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["if"] == "github.event_name == 'pull_request'"
+    assert upload["with"]["path"] == "site"
+    # ...uploaded after the site was built and checked
+    names = [s.get("run", "") + s.get("uses", "") for s in steps(build)]
+    assert names.index(next(n for n in names if "make check-site" in n)) < steps(build).index(upload)
+
+
 def test_jobs_run_the_readme_command_and_build_strictly():
     jobs = load(DOCS)["jobs"]
     runs = lambda job: "\n".join(s.get("run", "") for s in steps(job))  # noqa: E731
@@ -103,12 +114,28 @@ def test_jobs_run_the_readme_command_and_build_strictly():
     assert "make test" in (ROOT / "README.md").read_text()
 
 
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
 def test_matrix_covers_oldest_and_newest_supported_python():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     oldest = re.fullmatch(r">=\s*(3\.\d+)", project["requires-python"])[1]
-    versions = load(DOCS)["jobs"]["test"]["strategy"]["matrix"]["python"]
+    versions = [entry["python"] for entry in load(DOCS)["jobs"]["test"]["strategy"]["matrix"]["include"]]
     assert oldest in versions
-    assert max(versions, key=lambda v: tuple(map(int, v.split(".")))) >= "3.13"
+    assert max(_version(v) for v in versions) >= (3, 13)  # as numbers: "3.9" > "3.13" as strings
+
+
+def test_publishing_needs_tests_on_two_cpu_architectures():
+    jobs = load(DOCS)["jobs"]
+    include = jobs["test"]["strategy"]["matrix"]["include"]
+    runners = {entry["runner"] for entry in include}
+    assert "ubuntu-latest" in runners  # x86-64
+    assert any(r.endswith("-arm") for r in runners)  # GitHub's arm64 Linux runners
+    # Both architectures run the portability target, and the deploy needs every matrix entry to pass.
+    assert {e["arch"] for e in include if e["portability"]} == {"x86-64", "arm64"}
+    assert any("make portability" in s.get("run", "") and s.get("if") == "matrix.portability" for s in steps(jobs["test"]))
+    assert "test" in jobs["deploy"]["needs"] and jobs["build"]["needs"] == "test"
 
 
 def test_actions_are_at_current_major_versions():

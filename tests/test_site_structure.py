@@ -1,0 +1,94 @@
+"""The contributor's checklist, enforced: what a new chapter or module must come with (docs/contributing.md).
+
+- every chapter in the nav has its row in the table "What each chapter checks" of `docs/index.md`;
+- every module of the package is documented by a reference page (`::: llmguide.MODULE`);
+- every reference page is in the nav, and every page in the nav exists.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).parents[1]
+DOCS = ROOT / "docs"
+PACKAGE = ROOT / "src" / "llmguide"
+NOT_CHAPTERS = {"index.md", "contributing.md"}
+
+
+class _Loader(yaml.SafeLoader):
+    """mkdocs.yml uses `!ENV`; read it as a plain value."""
+
+
+_Loader.add_constructor("!ENV", lambda loader, node: None)
+
+
+def nav_pages() -> list[str]:
+    nav = yaml.load((ROOT / "mkdocs.yml").read_text("utf8"), Loader=_Loader)["nav"]
+    pages: list[str] = []
+
+    def walk(items: list) -> None:
+        for item in items:
+            value = next(iter(item.values())) if isinstance(item, dict) else item
+            if isinstance(value, list):
+                walk(value)
+            else:
+                pages.append(value)
+
+    walk(nav)
+    return pages
+
+
+def test_every_page_in_the_nav_exists():
+    missing = [p for p in nav_pages() if not (DOCS / p).is_file()]
+    assert not missing, f"mkdocs.yml's nav names pages that do not exist: {missing}"
+
+
+def test_every_chapter_has_a_row_in_the_front_page_table():
+    index = (DOCS / "index.md").read_text("utf8")
+    table = index[index.index("## What each chapter checks") :].split("\n## ")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| [")]
+    linked = {m for row in rows for m in re.findall(r"^\| \[[^\]]+\]\(([^)#]+)\)", row)}
+    chapters = [p for p in nav_pages() if "/" not in p and p not in NOT_CHAPTERS]
+    missing = [c for c in chapters if c not in linked]
+    assert not missing, (
+        f"add a row for {missing} to the table 'What each chapter checks' in docs/index.md "
+        "(chapter link | the notes' claim | what the chapter's code shows)"
+    )
+
+
+def test_every_module_has_a_reference_page():
+    modules = sorted(p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("_"))
+    documented = {
+        m for page in (DOCS / "reference").glob("*.md") for m in re.findall(r"^::: llmguide\.(\w+)", page.read_text("utf8"), re.M)
+    }
+    missing = [m for m in modules if m not in documented]
+    names = ", ".join(f"llmguide.{m}" for m in missing)
+    assert not missing, f"no reference page documents {names}: add docs/reference/MODULE.md with `::: llmguide.MODULE`"
+
+
+def test_every_reference_page_is_in_the_nav():
+    pages = {f"reference/{p.name}" for p in (DOCS / "reference").glob("*.md")}
+    missing = sorted(pages - set(nav_pages()))
+    assert not missing, f"add {missing} to the 'API reference' section of mkdocs.yml's nav"
+
+
+def test_the_checks_can_fail(tmp_path, monkeypatch):
+    # A page that is not in the nav, and a module that no page documents, are caught.
+    monkeypatch.setattr(__import__(__name__), "DOCS", tmp_path)
+    (tmp_path / "reference").mkdir()
+    (tmp_path / "reference" / "orphan.md").write_text("::: llmguide.model\n")
+    try:
+        test_every_reference_page_is_in_the_nav()
+    except AssertionError as error:
+        assert "reference/orphan.md" in str(error)
+    else:
+        raise AssertionError("an orphan reference page was not caught")
+    try:
+        test_every_module_has_a_reference_page()
+    except AssertionError as error:
+        assert "sampling" in str(error)
+    else:
+        raise AssertionError("an undocumented module was not caught")
