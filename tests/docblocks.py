@@ -16,8 +16,9 @@ output (see docs/contributing.md for the contributor's view):
 3. **A lint item per page** fails on Python fences the plugin would silently skip (indented under `!!!`,
    `===` or a list), on the bare attribute form (```` ```python notest ````), on a `notest` block that does
    not say why, on a page whose Python blocks are all skipped, on `continuation` with nothing to continue,
-   on a figure the page shows but none of its blocks draws, on a malformed tolerance, and on a page with
-   measured or example output that does not link to the explanation of the prefixes.
+   on a figure the page shows but none of its blocks draws, on a malformed tolerance, on a page with
+   measured or example output that does not link to the explanation of the prefixes, and on ruff's
+   findings in the page's code (tests/pagecode.py: the package's rules, and `ruff format`).
 4. **A per-page report** of how many blocks ran, failed and were deliberately not run, and how many output
    lines of each kind the page checks.
 5. **Portability and spread runs.** `--torch-threads N` (default 2) sets torch's thread count, which changes
@@ -40,6 +41,7 @@ import os
 import random
 import re
 import sys
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -351,9 +353,75 @@ def lint_markdown(path: Path, text: str, *, figures: bool = True) -> list[str]:
     return problems
 
 
+# ---------------------------------------------------------------------------------------------------------
+# 3b. Numbers in the prose that no block prints (a warning, not a failure)
+# ---------------------------------------------------------------------------------------------------------
+
+PROSE_NUMBER = re.compile(r"(?<![\w.^])\d[\d,]*(?:\.\d+)?")
+ALLOW_COMMENT = re.compile(r"<!--\s*prose numbers:(?P<numbers>.*?)-->", re.S)
+_SKIP_SPANS = re.compile(
+    r"`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\]\([^)]*\)|<[^>]*>|https?://\S+|arXiv:\s*\S+|doi:\s*\S+", re.S | re.I
+)
+
+
+class ProseNumberWarning(UserWarning):
+    """A number in a page's prose that none of its blocks prints or computes."""
+
+
+def _plain(number: str) -> str:
+    return number.replace(",", "").rstrip(".")
+
+
+def unprinted_numbers(text: str) -> list[tuple[int, str]]:
+    """(line, number) for each number in the prose that appears in no Python block or output of the page.
+
+    Not counted: integers up to 10 and years (1900 to 2099), numbers in code spans, math, links, HTML and
+    footnote definitions, and those listed in a comment `<!-- prose numbers: 1997 50,257 -->` on the page
+    (numbers quoted from a cited source, say). The rule it serves: every number or comparison in the prose
+    is printed or asserted by a block (docs/contributing.md).
+    """
+    code = "\n".join("\n".join(f.body) for f in scan_fences(text) if f.lang in PYTHON_LANGS)
+    known = {_plain(n) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", code)}
+    for match in ALLOW_COMMENT.finditer(text):
+        known |= {_plain(n) for n in match["numbers"].split()}
+    fenced = {n for f in scan_fences(text) for n in range(f.line, f.line + len(f.body) + 2)}
+    found = []
+    in_footnote = False
+    for n, line in enumerate(text.split("\n"), start=1):
+        # A footnote definition and its indented continuation lines cite a source: not the page's claims.
+        in_footnote = bool(re.match(r"\[\^[^\]]+\]:", line)) or (in_footnote and line.startswith("    "))
+        if n in fenced or in_footnote:
+            continue
+        for number in PROSE_NUMBER.findall(_SKIP_SPANS.sub(" ", line)):
+            value = _plain(number)
+            if not value or value in known:
+                continue
+            if "." not in value and (int(value) <= 10 or 1900 <= int(value) <= 2099):
+                continue
+            found.append((n, number))
+    return found
+
+
 class DocLintItem(pytest.Item):
     def runtest(self) -> None:
-        problems = lint_markdown(self.path, self.path.read_text("utf8"))
+        import pagecode  # imports this module: loaded here, not at the top
+
+        text = self.path.read_text("utf8")
+        problems = lint_markdown(self.path, text)
+        if pagecode.ruff_exe():  # the test extras install ruff; a bare environment skips this part
+            problems += pagecode.check_page(self.path, text)
+        if self.path.suffix == ".md" and "reference" not in self.path.parts:
+            stray = unprinted_numbers(text)
+            if stray:
+                shown = ", ".join(f"{number} (line {line})" for line, number in stray[:12])
+                more = f" and {len(stray) - 12} more" if len(stray) > 12 else ""
+                warnings.warn(
+                    ProseNumberWarning(
+                        f"{self.path}: numbers in the prose that no block prints: {shown}{more}. Print or assert "
+                        "them, or list quoted ones in `<!-- prose numbers: ... -->`."
+                    ),
+                    stacklevel=1,
+                )
         if problems:
             raise DocLintError("\n".join(problems))
 
@@ -474,16 +542,18 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if file_path.suffix == ".md" and parent.config.option.markdowndocs:
         text = file_path.read_text("utf8")
         fences = [f for f in scan_fences(text) if f.lang in PYTHON_LANGS]
-        counts = _page_counts[str(file_path)]
+        counts = _page_counts[str(file_path)]  # assigned, not added: a file can be collected more than once
         counts["not run"] = sum(f.notest for f in fences)
         collected = collected_fence_lines(text)
-        for f in fences:
-            if f.notest or f.line not in collected:
-                continue
-            for raw in f.body:
-                match = outputs.OUTPUT_LINE.match(raw)
-                if match:
-                    counts[outputs.PREFIXES[match[1]]] += 1
+        kinds = [
+            outputs.PREFIXES[match[1]]
+            for f in fences
+            if not f.notest and f.line in collected
+            for match in map(outputs.OUTPUT_LINE.match, f.body)
+            if match
+        ]
+        for kind in (outputs.EXACT, outputs.MEASURED, outputs.EXAMPLE):
+            counts[kind] = kinds.count(kind)
         return DocLintFile.from_parent(parent, path=file_path)
     return None
 

@@ -310,3 +310,45 @@ def test_llmguide_from_another_clone_is_refused(pytester: pytest.Pytester):
     assert result.ret != 0
     result.stderr.fnmatch_lines(["ERROR: llmguide is imported from *, not from this clone's src/*make setup*"])
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+# --- The pages' code is linted and formatted like the package (tests/pagecode.py) ------------------------
+
+
+def test_ruff_findings_in_a_page_fail_its_lint_naming_the_line(run_page):
+    text = "# P\n\n'''python\nimport os\n\nx = 1\n'''\n\nMore text.\n\n'''{.python continuation}\nprint(x)\n#> 1\nprint(y)\n'''\n"
+    result, page = run_page(text)
+    result.stdout.fnmatch_lines([f"{page}:4: ruff F401: `os` imported but unused*"])
+    # Names defined by the blocks a continuation continues are known; an undefined one is not.
+    result.stdout.fnmatch_lines([f"{page}:14: ruff F821: Undefined name `y`*"])
+    assert "Undefined name `x`" not in result.stdout.str()
+
+
+def test_unformatted_block_fails_and_format_pages_fixes_it(run_page, pytester: pytest.Pytester):
+    import subprocess
+    import sys
+
+    text = "# P\n\n'''python\nx=[1,2]\nprint( x )\n#> [1, 2]\n'''\n"
+    result, page = run_page(text)
+    result.stdout.fnmatch_lines([f"{page}:4: this block is not formatted as `ruff format` would*"])
+    script = HERE.parent / "scripts" / "format_pages.py"
+    subprocess.run([sys.executable, str(script), str(page)], check=True, capture_output=True)
+    assert page.read_text() == "# P\n\n```python\nx = [1, 2]\nprint(x)\n#> [1, 2]\n```\n"  # `#>` kept as is
+    pytester.runpytest_subprocess(str(page), "-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_prose_numbers_that_no_block_prints_are_a_warning():
+    from docblocks import unprinted_numbers
+
+    text = (
+        "# P\n\nThe loss fell to 2.13, then 1.97, in 2024; 3 of 8 runs.\n\n"
+        "'''python\nprint(round(2.126, 2))\n#> 2.13\n'''\n\nA link [x](https://e.org/4242) and `code 77` and $x = 55$.\n"
+    ).replace("'''", FENCE)
+    assert unprinted_numbers(text) == [(3, "1.97")]  # 2.13 is printed; 2024 a year; 3 and 8 small; 4242/77/55 skipped
+    assert unprinted_numbers(text + "\n<!-- prose numbers: 1.97 -->\n") == []
+
+
+def test_prose_number_warning_does_not_fail_the_page(run_page):
+    result, page = run_page("# P\n\nIt took 123.5 s.\n\n'''python\nx = 1\n'''\n", "-W", "default")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*ProseNumberWarning*numbers in the prose that no block prints: 123.5 (line 3)*"])
