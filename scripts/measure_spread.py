@@ -10,6 +10,9 @@ failed (a claim that does not hold for some seed or thread count).
     python scripts/measure_spread.py docs/temperature.md --seeds 2 --threads 2
     python scripts/measure_spread.py --report-only            # re-read the records in .spread/
 
+A configuration whose record exists is not run again (an interrupted measurement resumes) unless --fresh.
+Delete .spread/ after changing a page: records of different versions of a page do not mix.
+
 Records go to `.spread/` (ignored by git); the report is Markdown on standard output. A tolerance must
 cover the whole spread, and every claim must hold in every run: where one does not, change the page (a
 larger budget, an average over seeds, a weaker claim), never the tolerance alone.
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -31,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import outputs  # noqa: E402  (tests/outputs.py: the rules for output lines)
+from docblocks import page_output_lines  # noqa: E402  (tests/docblocks.py: the docs harness)
 
 
 def run_one(pages: list[str], threads: int, offset: int, out: Path) -> tuple[int, int, float]:
@@ -49,13 +52,57 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def report(out: Path) -> str:
-    runs = []
-    for path in sorted(out.glob("threads*-seed*.json")):
-        data = json.loads(path.read_text("utf8"))
-        runs.append(data)
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
+
+
+class Pages:
+    """The current pages' output lines, found by a record's ordinal (its place among the page's outputs)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._current: dict[str, list[tuple[int, str]]] = {}
+        self._recorded: dict[str, dict[int, int]] = {}
+
+    @staticmethod
+    def name(path: str) -> str:
+        parts = Path(path).parts
+        return str(Path(*parts[parts.index("docs") :])) if "docs" in parts else path
+
+    def current(self, name: str) -> list[tuple[int, str]]:
+        if name not in self._current:
+            page = self.root / name
+            self._current[name] = page_output_lines(page.read_text("utf8")) if page.is_file() else []
+        return self._current[name]
+
+    def ordinal(self, record: dict) -> int | None:
+        if record.get("ordinal") is not None:
+            return record["ordinal"]
+        # Older records: the ordinal in the page as it was when recorded (the file the record names).
+        path = record["page"]
+        if path not in self._recorded:
+            text = Path(path).read_text("utf8") if Path(path).is_file() else ""
+            self._recorded[path] = {line: n for n, (line, _) in enumerate(page_output_lines(text))}
+        return self._recorded[path].get(record["line"])
+
+    def expected(self, record: dict) -> outputs.Expected | None:
+        """The current page's line for a record, or None when the page's outputs changed since."""
+        n = self.ordinal(record)
+        lines = self.current(self.name(record["page"]))
+        if n is None or n >= len(lines):
+            return None
+        expected = outputs.parse_output_line(*lines[n])
+        recorded = record["shown"]
+        if record["kind"] == outputs.MEASURED:
+            recorded = outputs.strip_tolerances(recorded)[0]
+        return expected if _same_text(expected.plain, recorded) else None
+
+
+def report(out: Path, root: Path = ROOT) -> str:
+    runs = [json.loads(path.read_text("utf8")) for path in sorted(out.glob("threads*-seed*.json"))]
     if not runs:
         return "no records in " + str(out)
+    pages = Pages(root)
     configs = sorted({(r["torch_threads"], r["seed_offset"]) for r in runs})
     lines = [
         f"Runs: {len(runs)} ({', '.join(f'threads {t} seed +{s}' for t, s in configs)}).",
@@ -66,26 +113,33 @@ def report(out: Path) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     measured: dict[tuple[str, int, int], dict] = {}
-    unreadable: dict[tuple[str, int], int] = defaultdict(int)
-    changed: dict[tuple[str, int, str], set[tuple[int, int]]] = defaultdict(set)
+    problems: dict[tuple[str, int], set[str]] = defaultdict(set)
+    changed: dict[tuple[str, int], set[tuple[int, int]]] = defaultdict(set)
+    stale: set[str] = set()
     for run in runs:
         config = (run["torch_threads"], run["seed_offset"])
-        for m in run["lines"]:
-            key = (os.path.relpath(m["page"], ROOT), m["line"])
-            printed = m["printed"] if m["printed"] is not None else ""
-            if m["lines_printed"] != m["lines_shown"]:
-                changed[(*key, "line count")].add(config)
-            if m["kind"] == outputs.MEASURED:
-                expected = outputs.parse_output_line(m["line"], "#~ " + m["shown"])
+        for record in run["lines"]:
+            expected = pages.expected(record)
+            if expected is None:
+                stale.add(pages.name(record["page"]))
+                continue
+            key = (pages.name(record["page"]), expected.lineno)
+            printed = record["printed"] if record["printed"] is not None else ""
+            if record["lines_printed"] != record["lines_shown"]:
+                problems[key].add(f"prints {record['lines_printed']} lines, not {record['lines_shown']}")
+            if expected.kind == outputs.MEASURED:
                 devs = outputs.deviations(expected, printed)
                 if devs is None:
-                    unreadable[key] += 1
+                    problems[key].add(f"printed another shape: {printed!r}")
                     continue
+                words = outputs.mismatch(expected, printed)
+                if words and "outside" not in words:
+                    problems[key].add(f"{words} (threads {config[0]}, seed +{config[1]})")
                 for index, shown, got, tol in devs:
                     entry = measured.setdefault((*key, index), {"shown": shown, "tol": tol, "got": []})
                     entry["got"].append(got)
-            elif m["kind"] == outputs.EXACT and printed.rstrip() != m["shown"].rstrip():
-                changed[(*key, "exact")].add(config)
+            elif expected.kind == outputs.EXACT and printed.rstrip() != expected.text.rstrip():
+                changed[key].add(config)
     uncovered = 0
     for (page, line, index), e in sorted(measured.items()):
         lo, hi = min(e["got"]), max(e["got"])
@@ -96,23 +150,33 @@ def report(out: Path) -> str:
             f"| {page}:{line} | {index + 1} | {_fmt(e['shown'])} | {e['tol']} | {_fmt(lo)} | {_fmt(hi)} | "
             f"{_fmt(worst)} | {'yes' if ok else '**no**'} |"
         )
-    for (page, line), n in sorted(unreadable.items()):
-        lines.append(f"| {page}:{line} | - | - | - | - | - | printed another shape in {n} runs | **no** |")
     lines += ["", f"Measured numbers outside their tolerance in some run: {uncovered}.", ""]
+    if problems:
+        lines += ["Measured lines that printed something else than numbers within tolerances:", ""]
+        lines += [
+            f"- {page}:{line}: {'; '.join(sorted(why))}" for (page, line), why in sorted(problems.items())
+        ]
+        lines.append("")
     lines += ["### Exact lines (`#>`) that printed something else", ""]
     if not changed:
         lines.append("None.")
-    for (page, line, what), cfgs in sorted(changed.items()):
+    for (page, line), cfgs in sorted(changed.items()):
         threads_only = sorted(t for t, s in cfgs if s == 0)
         seeds = sorted({s for _, s in cfgs})
-        kind = "**changes with the thread count at the page's own seed**" if threads_only else "changes with the seed"
-        lines.append(f"- {page}:{line} ({what}): {kind}; in {len(cfgs)} of {len(runs)} runs (seed offsets {seeds})")
+        kind = (
+            f"**changes with the thread count at the page's own seed** ({threads_only})"
+            if threads_only
+            else "changes with the seed only"
+        )
+        lines.append(f"- {page}:{line}: {kind}; in {len(cfgs)} of {len(runs)} runs (seed offsets {seeds})")
     lines += ["", "### Failed blocks (a claim that does not hold in some run)", ""]
     failed = [(r["torch_threads"], r["seed_offset"], f) for r in runs for f in r["failures"]]
     if not failed:
         lines.append("None.")
     for threads, offset, f in failed:
         lines.append(f"- threads {threads}, seed +{offset}: `{f['test']}`: {f['message']}")
+    if stale:
+        lines += ["", f"Records that no longer match their page (run again): {', '.join(sorted(stale))}."]
     return "\n".join(lines)
 
 
@@ -124,12 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (each uses its thread count)")
     parser.add_argument("--out", type=Path, default=ROOT / ".spread", help="folder for the records")
     parser.add_argument("--report-only", action="store_true", help="only report on the records in --out")
+    parser.add_argument("--fresh", action="store_true", help="run again the configurations already recorded")
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.jobs < 1 or min(args.threads) < 1:
         parser.error("--seeds, --jobs and --threads must be at least 1")
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
         configs = [(t, s) for t in args.threads for s in range(args.seeds)]
+        if not args.fresh:  # resume: a record that exists is a run that finished
+            configs = [(t, s) for t, s in configs if not (args.out / f"threads{t}-seed{s}.json").exists()]
         with ThreadPoolExecutor(args.jobs) as pool:
             for threads, offset, seconds in pool.map(lambda c: run_one(args.pages, *c, args.out), configs):
                 status = f"{seconds:.0f} s" if seconds >= 0 else "pytest could not run: see the log"

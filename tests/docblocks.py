@@ -47,12 +47,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import outputs
 import pytest
 from markdown_it import MarkdownIt
 from pytest_markdown_docs import _runners, plugin
 from pytest_markdown_docs.definitions import FenceTestDefinition
-
-import outputs
 
 PYTHON_LANGS = {"python", "py", "python3"}
 NOTEST_REASON = re.compile(r"^#\s*not run by the tests:\s*\S", re.IGNORECASE)
@@ -97,12 +96,36 @@ def _normalise(lines: list[str]) -> list[str]:
     return lines
 
 
+def page_output_lines(text: str) -> list[tuple[int, str]]:
+    """(line, raw line) of every output line (`#>`, `#~`, `#?`) of a page's runnable blocks, in page order.
+
+    A line's position in this list (its ordinal) survives edits that move lines but keep the outputs, such
+    as reformatting a block or giving a number a tolerance: scripts/measure_spread.py matches records to the
+    current page by it.
+    """
+    collected = collected_fence_lines(text)
+    return [
+        (f.line + offset, raw)
+        for f in scan_fences(text)
+        if f.lang in PYTHON_LANGS and f.line in collected and not f.notest
+        for offset, raw in enumerate(f.body, start=1)
+        if outputs.is_output_line(raw)
+    ]
+
+
+_ordinals: dict[Path, dict[int, int]] = {}
+
+
 def _record(path: Path, shown: list[outputs.Expected], got: list[str]) -> None:
+    if path not in _ordinals:
+        lines = page_output_lines(path.read_text("utf8")) if path.suffix == ".md" else []
+        _ordinals[path] = {line: n for n, (line, _) in enumerate(lines)}
     for i, e in enumerate(shown):
         _records.append(
             {
                 "page": str(path),
                 "line": e.lineno,
+                "ordinal": _ordinals[path].get(e.lineno),
                 "kind": e.kind,
                 "shown": e.text,
                 "printed": got[i] if i < len(got) else None,
@@ -116,6 +139,15 @@ def _check_statement(path: Path, stmt: ast.stmt, printed: str, shown: list[outpu
     got = _normalise(printed.split("\n"))
     while shown and shown[-1].kind == outputs.EXACT and not shown[-1].text.strip():
         shown = shown[:-1]
+    # Example lines that end a statement's output stand for all it prints from there on: sampled text may
+    # hold line breaks, so one run's example of it can have more or fewer lines than another's.
+    fixed = len(shown)
+    while fixed and shown[fixed - 1].kind == outputs.EXAMPLE:
+        fixed -= 1
+    if fixed < len(shown) and len(got) > fixed:
+        if len(got) > len(shown):  # the extra lines join the last example line
+            got = [*got[: len(shown) - 1], "\n".join(got[len(shown) - 1 :])]
+        shown = shown[: len(got)]  # fewer lines than examples shown: as many as were printed
     problems = [outputs.mismatch(e, g) for e, g in zip(shown, got, strict=False)]
     if _record_outputs is not None:
         _record(path, shown, got)
@@ -125,7 +157,10 @@ def _check_statement(path: Path, stmt: ast.stmt, printed: str, shown: list[outpu
     if _update_outputs and path.suffix == ".md":
         insert_after = shown[0].lineno - 1 if shown else stmt.end_lineno or stmt.lineno
         template = outputs.Expected(0, outputs.EXACT, "", "")
-        new = [outputs.rewrite(shown[min(i, len(shown) - 1)] if shown else template, g) for i, g in enumerate(got)]
+        new = [
+            outputs.rewrite(shown[min(i, len(shown) - 1)] if shown else template, g)
+            for i, g in enumerate(got)
+        ]
         _edits[path].append(_Edit([e.lineno for e in shown], insert_after, new))
         return
     where = shown[0].lineno if shown else stmt.lineno
@@ -408,7 +443,9 @@ class DocLintItem(pytest.Item):
 
         text = self.path.read_text("utf8")
         problems = lint_markdown(self.path, text)
-        if pagecode.ruff_exe():  # the test extras install ruff; a bare environment skips this part
+        # The test extras install ruff; a bare environment skips this part, and so do planted pages that test
+        # something else (--skip-page-ruff).
+        if pagecode.ruff_exe() and not self.config.getoption("--skip-page-ruff"):
             problems += pagecode.check_page(self.path, text)
         if self.path.suffix == ".md" and "reference" not in self.path.parts:
             stray = unprinted_numbers(text)
@@ -460,6 +497,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="rewrite the failing output lines of Markdown pages with what their blocks print now (each line "
         "keeps its kind, `#>`, `#~` or `#?`, and a measured line keeps its tolerances)",
+    )
+    group.addoption(
+        "--skip-page-ruff",
+        action="store_true",
+        default=False,
+        help="leave ruff out of the pages' lint (the harness's own tests use it for planted pages)",
     )
     group.addoption(
         "--torch-threads",

@@ -9,7 +9,9 @@ A page shows what a statement prints in comment lines under it. The prefix says 
   within it. Numbers without a tolerance, and all the words, must match exactly (runs of spaces count as
   one, so that a column may widen). A measured line declares at least one tolerance.
 - `#? text`  **example**: one run's output, such as text sampled from a trained model. The statement must
-  print a line there; its characters are not compared. The page asserts the properties that matter.
+  print a line there; its characters are not compared. Example lines that end a statement's output stand
+  for everything it prints from there on, however many lines (sampled text may contain line breaks). The
+  page asserts the properties that matter.
 
 The reader sees the prefixes and the tolerances in the rendered code, and the guide's front page explains
 them (`index.md#reading-the-outputs`).
@@ -173,8 +175,8 @@ def rewrite(expected: Expected, printed: str) -> str:
     """
     printed = printed.rstrip()
     prefix = PREFIX_OF[expected.kind]
-    if expected.kind != MEASURED:
-        return f"{prefix} {printed}".rstrip()
+    if expected.kind != MEASURED:  # an example can stand for several printed lines
+        return "\n".join(f"{prefix} {line}".rstrip() for line in printed.split("\n"))
     numbers = list(NUMBER.finditer(printed))
     if len(numbers) != len(expected.tolerances):
         return f"{prefix} {printed}".rstrip()

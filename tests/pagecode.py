@@ -93,7 +93,9 @@ def check_page(path: Path, text: str) -> list[str]:
             name = f"chain{n}.py"
             (folder / name).write_text("\n".join(lines), "utf8")
             where[name] = mapping
-        result = _ruff(["check", "--output-format", "json", "--extend-ignore", ",".join(PAGE_IGNORES), "."], folder)
+        result = _ruff(
+            ["check", "--output-format", "json", "--extend-ignore", ",".join(PAGE_IGNORES), "."], folder
+        )
         for item in json.loads(result.stdout or "[]"):
             name = Path(item["filename"]).name
             line = where[name][item["location"]["row"] - 1]
@@ -113,7 +115,8 @@ def _formatted(blocks: list[Block], folder: Path) -> list[list[str]]:
     names = [f"block{block.first}.py" for block in blocks]
     for name, block in zip(names, blocks, strict=True):
         (folder / name).write_text("\n".join(_hide(block.body)) + "\n", "utf8")
-    _ruff(["check", "--select", "I", "--fix", "--quiet", *names], folder)  # sort imports, as `ruff check` wants
+    # Sort imports, as `ruff check` wants them, then format.
+    _ruff(["check", "--select", "I", "--fix", "--quiet", *names], folder)
     _ruff(["format", *names], folder)
     return [(folder / name).read_text("utf8").rstrip("\n").split("\n") for name in names]
 

@@ -62,11 +62,15 @@ def test_every_chapter_has_a_row_in_the_front_page_table():
 def test_every_module_has_a_reference_page():
     modules = sorted(p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("_"))
     documented = {
-        m for page in (DOCS / "reference").glob("*.md") for m in re.findall(r"^::: llmguide\.(\w+)", page.read_text("utf8"), re.M)
+        m
+        for page in (DOCS / "reference").glob("*.md")
+        for m in re.findall(r"^::: llmguide\.(\w+)", page.read_text("utf8"), re.M)
     }
     missing = [m for m in modules if m not in documented]
     names = ", ".join(f"llmguide.{m}" for m in missing)
-    assert not missing, f"no reference page documents {names}: add docs/reference/MODULE.md with `::: llmguide.MODULE`"
+    assert not missing, (
+        f"no reference page documents {names}: add docs/reference/MODULE.md with `::: llmguide.MODULE`"
+    )
 
 
 def test_every_reference_page_is_in_the_nav():

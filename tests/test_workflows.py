@@ -134,7 +134,10 @@ def test_publishing_needs_tests_on_two_cpu_architectures():
     assert any(r.endswith("-arm") for r in runners)  # GitHub's arm64 Linux runners
     # Both architectures run the portability target, and the deploy needs every matrix entry to pass.
     assert {e["arch"] for e in include if e["portability"]} == {"x86-64", "arm64"}
-    assert any("make portability" in s.get("run", "") and s.get("if") == "matrix.portability" for s in steps(jobs["test"]))
+    assert any(
+        "make portability" in s.get("run", "") and s.get("if") == "matrix.portability"
+        for s in steps(jobs["test"])
+    )
     assert "test" in jobs["deploy"]["needs"] and jobs["build"]["needs"] == "test"
 
 
