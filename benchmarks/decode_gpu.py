@@ -328,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{card}, torch {torch.__version__}, {hf_note}; {model.num_params():,} parameters "
             f"({config.n_layer} layers, width {config.n_embd}, vocabulary {config.vocab_size}), {dtype}, "
             f"greedy, {args.prompt_len}-token prompt, best of {args.repeats} after one untimed call; "
-            f"ceiling at {args.bandwidth:.3g} bytes/s ({weight_bytes(model) / 1e6:,.1f} MB of weights per step)"
+            f"ceiling at {args.bandwidth:.3g} bytes/s "
+            f"({weight_bytes(model) / 1e6:,.1f} MB of weights per step)"
         )
     )
     if hf is None and any(p.startswith("hf-") for p in paths):
@@ -400,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         if best:
             verdict = "met" if best[0] >= goal else "NOT met"
             goals.append(
-                f"- batch {batch}: goal {goal:,} tok/s, fast path best {best[0]:,.0f} ({PATHS[best[1]]}): {verdict}"
+                f"- batch {batch}: goal {goal:,} tok/s, "
+                f"fast path best {best[0]:,.0f} ({PATHS[best[1]]}): {verdict}"
             )
     by_n = {(r.new_tokens, r.path): r.tok_s for r in report.crossover}
     for label, path in (("the reference's cache", "ref-cache"), ("the fast path's static cache", fast)):

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=[64],
         metavar="M",
-        help="pad the vocabulary of 50257 up to a multiple of M (64: 50304; 1: none); several M: one row each",
+        help="pad the vocabulary of 50257 up to a multiple of M (64: 50304; 1: none); several: a row each",
     )
     parser.add_argument("--out", type=Path, help="folder for gpt2.md, a Markdown table of the rows")
     parser.add_argument("--baseline", action="store_true", help="also time the nanoGPT-style model")
@@ -171,15 +171,16 @@ def main(argv: list[str] | None = None) -> int:
         f"peak {args.peak_flops:.3g} FLOP/s, {args.steps} timed steps after {args.warmup} warm-up steps"
     )
     print(
-        f"{'model':<34}{'vocab':>7}{'ms/step':>9}{'tokens/s':>12}{'MFU 6N':>8}{'MFU+attn':>10}{'warm-up s':>11}"
-        f"{'loss':>8}"
+        f"{'model':<34}{'vocab':>7}{'ms/step':>9}{'tokens/s':>12}{'MFU 6N':>8}{'MFU+attn':>10}"
+        f"{'warm-up s':>11}{'loss':>8}"
     )
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         with open(args.out / "gpt2.md", "a", encoding="utf8") as f:
             f.write(
                 f"\n{card}, torch {torch.__version__}, batch {args.batch_size} x {config.block_size}, "
-                f"{'bf16 autocast' if device.type == 'cuda' else 'float32'}, peak {args.peak_flops:.3g} FLOP/s. MFU on 6 N per token; MFU+attn adds 12 L H Q T.\n\n"
+                f"{'bf16 autocast' if device.type == 'cuda' else 'float32'}, "
+                f"peak {args.peak_flops:.3g} FLOP/s. MFU on 6 N per token; MFU+attn adds 12 L H Q T.\n\n"
                 "| model | vocab | ms/step | tokens/s | MFU (6N) | MFU+attn | warm-up s | loss |\n"
                 "|---|---:|---:|---:|---:|---:|---:|---:|\n"
             )
@@ -206,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                     / rates["nanoGPT-style " + mode, shape.vocab_size]
                 )
                 print(
-                    f"{mode}, vocab {shape.vocab_size}: llmguide GPT tokens/s / nanoGPT-style tokens/s = {ratio:.3f}"
+                    f"{mode}, vocab {shape.vocab_size}: "
+                    f"llmguide GPT tokens/s / nanoGPT-style tokens/s = {ratio:.3f}"
                 )
     return 0
 
