@@ -170,7 +170,8 @@ def make_runner(
         return lambda p: model.generate(p, new_tokens, temperature=0)
     if path.startswith("fast-"):
         mode = path.removeprefix("fast-")
-        needed = min(model.config.block_size, prompt_len + new_tokens - 1)
+        # the positions this call needs, rounded up to 16 as generate_fast does for a cache of its own
+        needed = min(model.config.block_size, -(-(prompt_len + new_tokens - 1) // 16) * 16)
         cache = StaticKVCache.for_model(model, batch, needed)
         return lambda p: generate_fast(model, p, new_tokens, temperature=0, mode=mode, cache=cache)
     if hf is None:

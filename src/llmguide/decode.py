@@ -482,10 +482,11 @@ def generate_fast(
     re-runs the cropped window through `prefill` (eagerly), the same work as the reference. The fast path
     therefore pays off within the window, which is where the static cache is sized.
 
-    Each call makes a cache of `min(block_size, T + max_new_tokens - 1)` positions (T the prompt length,
-    capped at `block_size`), unless `cache` passes one in. Passing the same cache to later calls of the same
-    shape reuses its CUDA graph (`mode="graph"`) or compiled graphs (`mode="compile"`), so that only the
-    first call pays for recording or compiling.
+    A call needs `min(block_size, T + max_new_tokens - 1)` positions (T the prompt length, capped at
+    `block_size`; the last new token is never fed back). Without `cache` it makes a cache of that many,
+    rounded up to a multiple of 16 (within `block_size`) for the attention kernels. Passing the same cache to
+    later calls of the same shape reuses its CUDA graph (`mode="graph"`) or compiled graphs
+    (`mode="compile"`), so that only the first call pays for recording or compiling.
 
     For example, seeded sampling gives the reference's tokens:
 
@@ -560,7 +561,9 @@ def generate_fast(
     try:
         with torch.no_grad():
             if cache is None:
-                cache = StaticKVCache.for_model(model, B, needed)
+                # rounded up to a multiple of 16 positions: the fused attention kernels want the mask's
+                # rows 16-aligned and would otherwise pad it in every layer
+                cache = StaticKVCache.for_model(model, B, min(block_size, -(-needed // 16) * 16))
             else:
                 _check_reused_cache(model, cache, idx, needed)
             logits = _prefill(model, cache, out[:, T - window : T])
