@@ -1,10 +1,10 @@
 """A fast decode path for `llmguide.model.GPT`: a static KV cache, and the decode step as one CUDA graph.
 
 `GPT.generate` is the reference: readable, and on a CPU fast enough. On a GPU a model as small as GPT-2 is
-paced by something else than arithmetic. Each new token runs about 580 PyTorch operator calls (counted with
-`torch.profiler`), and the Python process can queue them no faster than about 2.8 ms per token on an H200,
-with the KV cache or without it (benchmarks/RESULTS.md). The GPU finishes each kernel before the next one
-arrives, so the cache saves arithmetic the GPU never missed.
+paced by something other than arithmetic: the host's kernel launches. Each new token runs about 580 PyTorch
+operator calls (counted with `torch.profiler` on the CPU), and the Python process queued them no faster than
+about 2.8 ms per token on an H200, with the KV cache or without it (benchmarks/RESULTS.md). The GPU finishes
+each kernel before the next one arrives, so the cache saves arithmetic the GPU never missed.
 
 The cure is to launch fewer things from Python. A CUDA graph records a sequence of kernels once and replays
 it with one call. Recording needs every kernel to see the same shapes and the same memory on every replay,
@@ -390,6 +390,10 @@ class _GraphedStep:
 
     def __init__(self, model: GPT, cache: StaticKVCache, tokens: torch.Tensor) -> None:
         self.model = model
+        with torch.cuda.device(cache.keys.device):
+            self._record(model, cache, tokens)
+
+    def _record(self, model: GPT, cache: StaticKVCache, tokens: torch.Tensor) -> None:
         device = cache.keys.device
         self.tokens = tokens.clone()
         start = cache.pos.clone()
