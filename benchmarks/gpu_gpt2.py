@@ -1,21 +1,28 @@
 """GPT-2 124M-shape training throughput and MFU on a CUDA GPU, eager and `torch.compile`.
 
-The shape is GPT-2 small's (12 layers, 12 heads, width 768, block 1024) with the vocabulary padded to 50304
-(a multiple of 128, as nanoGPT does), batch 12, bf16 autocast, fused AdamW, no dropout and no biases (the
-settings of nanoGPT's `bench.py`). One step is forward, loss, backward and optimizer step on a fixed random
-batch already on the GPU, so data loading is not measured.
+The shape is GPT-2 small's (12 layers, 12 heads, width 768, block 1024) with the vocabulary of 50257 padded
+up to a multiple of `--pad-vocab-to` (default 64: 50304, as nanoGPT does; 1 keeps 50257; the padding is an
+option of this benchmark, not a default of the model), batch 12, bf16 autocast, fused AdamW, no dropout and
+no biases (the settings of nanoGPT's `bench.py`). One step is forward, loss, backward and optimizer step on
+a fixed random batch already on the GPU, so data loading is not measured. Modes: `eager`, `compile`
+(`torch.compile` defaults) and `max-autotune` (`torch.compile(mode="max-autotune")`, which times candidate
+kernels while compiling: minutes).
 
-MFU (model FLOPs utilisation) = achieved FLOP/s / the GPU's peak, with the FLOPs per token estimated as in
-nanoGPT's `estimate_mfu` (after the PaLM paper, appendix B): 6 N + 12 L H Q T, where N is the parameter
-count without the position embedding, L the layers, H the heads, Q the head width and T the block size; the
-second term is the attention's score and weighted-sum matrix multiplies. The default peak, 989e12 FLOP/s, is
-the H100 SXM's dense bf16 figure from NVIDIA's data sheet; pass `--peak-flops` for another card.
+MFU (model FLOPs utilisation) = achieved FLOP/s / the GPU's peak, with 6 N FLOPs per token (6 N D for D
+tokens: forward and backward through the weights), N being the parameter count without the position
+embedding (whose lookup does no multiply; the tied token embedding counts once, as the head). The
+`MFU+attn` column adds the attention's score and weighted-sum matrix multiplies, 12 L H Q T per token (L
+layers, H heads, Q head width, T block size), which is nanoGPT's `estimate_mfu` (after the PaLM paper,
+appendix B); at this shape it is 15% above 6 N. The default peak, 989e12 FLOP/s, is the H100 SXM's dense
+bf16 figure from NVIDIA's data sheet (the H200 has the same tensor-core rates); pass `--peak-flops` for
+another card.
 
 `--baseline` also times the nanoGPT-style model of `benchmarks/train_step.py` at the same shape, in the same
 process, and prints the ratio. `--smoke` runs a tiny shape on the CPU for a few steps, to check that the script
 works on a machine without a GPU (its MFU means nothing).
 
     .venv/bin/python benchmarks/gpu_gpt2.py --baseline         # on a CUDA GPU
+    .venv/bin/python benchmarks/gpu_gpt2.py --modes compile max-autotune --pad-vocab-to 1 64
     .venv/bin/python benchmarks/gpu_gpt2.py --smoke            # anywhere
 """
 
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -32,10 +40,20 @@ from llmguide.device import autocast, synchronize
 from llmguide.model import GPT, GPTConfig
 
 
-def flops_per_token(config: GPTConfig, n_params: int) -> float:
-    """Training FLOPs per token, nanoGPT's estimate_mfu: 6 N + 12 L H Q T (forward + backward)."""
+def flops_per_token(n_params: int) -> float:
+    """Training FLOPs per token through the weights, forward and backward: 6 N."""
+    return 6 * n_params
+
+
+def attention_flops_per_token(config: GPTConfig) -> float:
+    """The attention's matrix multiplies per token, forward and backward: 12 L H Q T (nanoGPT adds this)."""
     L, H, Q, T = config.n_layer, config.n_head, config.n_embd // config.n_head, config.block_size
-    return 6 * n_params + 12 * L * H * Q * T
+    return 12 * L * H * Q * T
+
+
+def padded(vocab_size: int, multiple: int) -> int:
+    """`vocab_size` rounded up to a multiple of `multiple` (nanoGPT: 50257 -> 50304 with 64)."""
+    return -(-vocab_size // multiple) * multiple
 
 
 def make_optimizer(model: torch.nn.Module, fused: bool) -> torch.optim.Optimizer:
@@ -47,14 +65,22 @@ def make_optimizer(model: torch.nn.Module, fused: bool) -> torch.optim.Optimizer
     return torch.optim.AdamW(groups, lr=6e-4, betas=(0.9, 0.95), fused=fused)
 
 
+COMPILE = {"eager": None, "compile": "default", "max-autotune": "max-autotune"}
+
+
 def measure(
-    name: str, model: torch.nn.Module, config: GPTConfig, args: argparse.Namespace, device: torch.device
+    name: str,
+    model: torch.nn.Module,
+    config: GPTConfig,
+    args: argparse.Namespace,
+    device: torch.device,
+    mode: str,
 ) -> float:
     """Train `args.steps` timed steps (after `args.warmup` untimed ones); print a row; return tokens/s."""
     model = model.to(device).train()
     n_params = sum(p.numel() for p in model.parameters()) - config.block_size * config.n_embd  # no wpe
     optimizer = make_optimizer(model, fused=device.type == "cuda")
-    step_model = torch.compile(model) if name.endswith("compile") else model
+    step_model = model if COMPILE[mode] is None else torch.compile(model, mode=COMPILE[mode])
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, config.vocab_size, (args.batch_size, config.block_size), generator=g).to(device)
     y = torch.randint(0, config.vocab_size, (args.batch_size, config.block_size), generator=g).to(device)
@@ -80,11 +106,21 @@ def measure(
     if not torch.isfinite(loss):
         raise SystemExit(f"{name}: the loss is not finite ({loss.item()})")
     tokens_per_s = args.batch_size * config.block_size / dt
-    mfu = flops_per_token(config, n_params) * tokens_per_s / args.peak_flops
-    print(
-        f"{name:<26}{dt * 1e3:>9.1f}{tokens_per_s:>12,.0f}{mfu:>8.1%}{warmup_s:>11.1f}{loss.item():>8.3f}",
-        flush=True,
+    mfu = flops_per_token(n_params) * tokens_per_s / args.peak_flops
+    mfu_attn = (
+        (flops_per_token(n_params) + attention_flops_per_token(config)) * tokens_per_s / args.peak_flops
     )
+    row = (
+        f"{name:<34}{config.vocab_size:>7}{dt * 1e3:>9.1f}{tokens_per_s:>12,.0f}{mfu:>8.1%}{mfu_attn:>10.1%}"
+        f"{warmup_s:>11.1f}{loss.item():>8.3f}"
+    )
+    print(row, flush=True)
+    if args.out:
+        with open(args.out / "gpt2.md", "a", encoding="utf8") as f:
+            f.write(
+                f"| {name} | {config.vocab_size} | {dt * 1e3:.1f} | {tokens_per_s:,.0f} | {mfu:.1%} "
+                f"| {mfu_attn:.1%} | {warmup_s:.1f} | {loss.item():.3f} |\n"
+            )
     return tokens_per_s
 
 
@@ -96,14 +132,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--warmup", type=int, default=5, help="untimed steps first (compilation happens here)"
     )
-    parser.add_argument("--modes", nargs="+", default=["eager", "compile"], choices=["eager", "compile"])
+    parser.add_argument("--modes", nargs="+", default=["eager", "compile"], choices=list(COMPILE))
+    parser.add_argument(
+        "--pad-vocab-to",
+        type=int,
+        nargs="+",
+        default=[64],
+        metavar="M",
+        help="pad the vocabulary of 50257 up to a multiple of M (64: 50304; 1: none); several: a row each",
+    )
+    parser.add_argument("--out", type=Path, help="folder for gpt2.md, a Markdown table of the rows")
     parser.add_argument("--baseline", action="store_true", help="also time the nanoGPT-style model")
     parser.add_argument("--smoke", action="store_true", help="tiny shape on the CPU: checks the script runs")
     args = parser.parse_args(argv)
 
     if args.smoke:
         device = torch.device("cpu")
-        config = GPTConfig(vocab_size=512, block_size=64, n_layer=2, n_head=2, n_embd=64, bias=False)
+        config = GPTConfig(vocab_size=500, block_size=64, n_layer=2, n_head=2, n_embd=64, bias=False)
         args.batch_size, args.steps, args.warmup = 2, 2, 1
     else:
         if not torch.cuda.is_available():
@@ -116,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         device = torch.device("cuda")
         torch.backends.cuda.matmul.allow_tf32 = True  # for any float32 matmul left outside autocast
         torch.backends.cudnn.allow_tf32 = True
-        config = GPTConfig(vocab_size=50304, block_size=1024, n_layer=12, n_head=12, n_embd=768, bias=False)
+        config = GPTConfig(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768, bias=False)
 
     card = (
         torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU (smoke test: MFU meaningless)"
@@ -125,7 +170,20 @@ def main(argv: list[str] | None = None) -> int:
         f"{card}, torch {torch.__version__}, batch {args.batch_size} x {config.block_size}, "
         f"peak {args.peak_flops:.3g} FLOP/s, {args.steps} timed steps after {args.warmup} warm-up steps"
     )
-    print(f"{'model':<26}{'ms/step':>9}{'tokens/s':>12}{'MFU':>8}{'warm-up s':>11}{'loss':>8}")
+    print(
+        f"{'model':<34}{'vocab':>7}{'ms/step':>9}{'tokens/s':>12}{'MFU 6N':>8}{'MFU+attn':>10}"
+        f"{'warm-up s':>11}{'loss':>8}"
+    )
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        with open(args.out / "gpt2.md", "a", encoding="utf8") as f:
+            f.write(
+                f"\n{card}, torch {torch.__version__}, batch {args.batch_size} x {config.block_size}, "
+                f"{'bf16 autocast' if device.type == 'cuda' else 'float32'}, "
+                f"peak {args.peak_flops:.3g} FLOP/s. MFU on 6 N per token; MFU+attn adds 12 L H Q T.\n\n"
+                "| model | vocab | ms/step | tokens/s | MFU (6N) | MFU+attn | warm-up s | loss |\n"
+                "|---|---:|---:|---:|---:|---:|---:|---:|\n"
+            )
     models: dict[str, type[torch.nn.Module]] = {"llmguide GPT": GPT}
     if args.baseline:
         sys.path.insert(0, str(Path(__file__).parent))
@@ -133,17 +191,25 @@ def main(argv: list[str] | None = None) -> int:
 
         models = {"nanoGPT-style": NanoGPT, **models}
     rates = {}
-    for mode in args.modes:
-        for label, cls in models.items():
-            torch.manual_seed(0)
-            name = f"{label} {mode}"
-            rates[name] = measure(name, cls(config), config, args, device)
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-    if args.baseline:
+    for multiple in args.pad_vocab_to:
+        shape = replace(config, vocab_size=padded(config.vocab_size, multiple))
         for mode in args.modes:
-            ratio = rates[f"llmguide GPT {mode}"] / rates[f"nanoGPT-style {mode}"]
-            print(f"{mode}: llmguide GPT tokens/s / nanoGPT-style tokens/s = {ratio:.3f}")
+            for label, cls in models.items():
+                torch.manual_seed(0)
+                name = f"{label} {mode}"
+                rates[name, shape.vocab_size] = measure(name, cls(shape), shape, args, device, mode)
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+        if args.baseline:
+            for mode in args.modes:
+                ratio = (
+                    rates["llmguide GPT " + mode, shape.vocab_size]
+                    / rates["nanoGPT-style " + mode, shape.vocab_size]
+                )
+                print(
+                    f"{mode}, vocab {shape.vocab_size}: "
+                    f"llmguide GPT tokens/s / nanoGPT-style tokens/s = {ratio:.3f}"
+                )
     return 0
 
 

@@ -4,6 +4,7 @@ Each module has one job and is imported by the chapter that explains it:
 
 - `llmguide.sampling`: softmax with temperature, top-k / top-p / min-p filtering, sampling.
 - `llmguide.model`: a small GPT-style transformer with a KV-cached `generate` (CPU, CUDA and MPS).
+- `llmguide.decode`: a static KV cache and a decode step replayed as a CUDA graph (`generate_fast`).
 - `llmguide.device`: picking the device and the mixed-precision settings for it.
 - `llmguide.data`: the byte-level tokenizer, the shipped corpus, batching, the synthetic recall task.
 - `llmguide.rnn`: an LSTM language model with the same interface as the GPT.
