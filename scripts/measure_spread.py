@@ -13,7 +13,8 @@ failed (a claim that does not hold for some seed or thread count).
 A configuration whose record exists is not run again (an interrupted measurement resumes) unless --fresh.
 Delete .spread/ after changing a page: records of different versions of a page do not mix.
 
-Records go to `.spread/` (ignored by git); the report is Markdown on standard output. A tolerance must
+Records go to `.spread/` (ignored by git), one file per run, named after the pages it covered, so that runs
+over different pages add up; the report, over every record in the folder, is Markdown on standard output. A tolerance must
 cover the whole spread, and every claim must hold in every run: where one does not, change the page (a
 larger budget, an average over seeds, a weaker claim), never the tolerance alone.
 """
@@ -36,14 +37,19 @@ import outputs  # noqa: E402  (tests/outputs.py: the rules for output lines)
 from docblocks import page_output_lines  # noqa: E402  (tests/docblocks.py: the docs harness)
 
 
+def tag_of(pages: list[str]) -> str:
+    """The records' file-name prefix: which pages they hold, so that runs over other pages sit beside them."""
+    return "+".join(sorted(Path(p).stem for p in pages))
+
+
 def run_one(pages: list[str], threads: int, offset: int, out: Path) -> tuple[int, int, float]:
-    record = out / f"threads{threads}-seed{offset}.json"
+    record = out / f"{tag_of(pages)}-threads{threads}-seed{offset}.json"
     cmd = [
         sys.executable, "-m", "pytest", *pages, "-q", "-p", "no:cacheprovider", "--no-header",
         f"--torch-threads={threads}", f"--seed-offset={offset}", f"--record-outputs={record}",
     ]  # fmt: skip
     start = time.perf_counter()
-    log = (out / f"threads{threads}-seed{offset}.log").open("w")
+    log = record.with_suffix(".log").open("w")
     rc = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
     return threads, offset, time.perf_counter() - start if rc in (0, 1) else -1.0
 
@@ -99,13 +105,15 @@ class Pages:
 
 
 def report(out: Path, root: Path = ROOT) -> str:
-    runs = [json.loads(path.read_text("utf8")) for path in sorted(out.glob("threads*-seed*.json"))]
+    runs = [json.loads(path.read_text("utf8")) for path in sorted(out.glob("*threads*-seed*.json"))]
     if not runs:
         return "no records in " + str(out)
     pages = Pages(root)
     configs = sorted({(r["torch_threads"], r["seed_offset"]) for r in runs})
+    pages_run = sorted({Pages.name(line["page"]) for r in runs for line in r["lines"]})
     lines = [
-        f"Runs: {len(runs)} ({', '.join(f'threads {t} seed +{s}' for t, s in configs)}).",
+        f"Records: {len(runs)} runs of pytest over {', '.join(pages_run)}; configurations (torch threads, seed "
+        f"offset): {', '.join(f'({t}, +{s})' for t, s in configs)}.",
         "",
         "### Measured numbers (`#~`): shown value, tolerance, and the range printed across the runs",
         "",
@@ -133,8 +141,8 @@ def report(out: Path, root: Path = ROOT) -> str:
                     problems[key].add(f"printed another shape: {printed!r}")
                     continue
                 words = outputs.mismatch(expected, printed)
-                if words and "outside" not in words:
-                    problems[key].add(f"{words} (threads {config[0]}, seed +{config[1]})")
+                if words and "outside" not in words:  # words or a number without a tolerance changed
+                    changed[key].add(config)
                 for index, shown, got, tol in devs:
                     entry = measured.setdefault((*key, index), {"shown": shown, "tol": tol, "got": []})
                     entry["got"].append(got)
@@ -157,7 +165,10 @@ def report(out: Path, root: Path = ROOT) -> str:
             f"- {page}:{line}: {'; '.join(sorted(why))}" for (page, line), why in sorted(problems.items())
         ]
         lines.append("")
-    lines += ["### Exact lines (`#>`) that printed something else", ""]
+    lines += [
+        "### Exact output that printed something else (`#>` lines; words and untoleranced numbers of `#~`)",
+        "",
+    ]
     if not changed:
         lines.append("None.")
     for (page, line), cfgs in sorted(changed.items()):
@@ -196,7 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.report_only:
         configs = [(t, s) for t in args.threads for s in range(args.seeds)]
         if not args.fresh:  # resume: a record that exists is a run that finished
-            configs = [(t, s) for t, s in configs if not (args.out / f"threads{t}-seed{s}.json").exists()]
+            tag = tag_of(args.pages)
+            configs = [
+                (t, s) for t, s in configs if not (args.out / f"{tag}-threads{t}-seed{s}.json").exists()
+            ]
         with ThreadPoolExecutor(args.jobs) as pool:
             for threads, offset, seconds in pool.map(lambda c: run_one(args.pages, *c, args.out), configs):
                 status = f"{seconds:.0f} s" if seconds >= 0 else "pytest could not run: see the log"
