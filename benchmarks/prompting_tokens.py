@@ -20,7 +20,7 @@ import time
 import torch
 
 from llmguide.model import GPT, GPTConfig
-from llmguide.prompts import ParityEpisodes
+from llmguide.tasks import ParityEpisodes
 from llmguide.train import train
 
 QUESTION, ANSWER = 0, 1  # word-level ids; then 10 digits, then 4 labels

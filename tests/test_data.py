@@ -9,17 +9,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmguide.data import (
-    IGNORE_INDEX,
-    VOCAB_SIZE,
-    RecallTask,
-    TextData,
-    corpus_data,
-    decode,
-    encode,
-    load_corpus,
-    split_tokens,
-)
+from llmguide.data import VOCAB_SIZE, TextData, corpus_data, decode, encode, load_corpus, split_tokens
+from llmguide.model import IGNORE_INDEX
+from llmguide.tasks import RecallTask
 
 # ---------------------------------------------------------------- tokenizer
 
@@ -68,7 +60,7 @@ def test_decode_rejects_a_2d_tensor() -> None:
 
 
 def test_corpus_is_shipped_in_the_package_with_its_licence_note() -> None:
-    folder = resources.files("llmguide").joinpath("data")
+    folder = resources.files("llmguide").joinpath("corpus")
     readme = folder.joinpath("README.md").read_text(encoding="utf-8")
     assert "MIT" in readme and "Source" in readme
     text = load_corpus()

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from llmguide.model import GPT, GPTConfig
-from llmguide.prompts import Episode, ParityEpisodes, few_shot, zero_shot
+from llmguide.prompts import few_shot, zero_shot
+from llmguide.tasks import Episode, ParityEpisodes
 
 # The two prompts of the notes (llm-notes-part-1.md, "Prompt engineering"), typed out line by line.
 NOTES_ZERO_SHOT = "Question: What is the meaning of life?\nAnswer:"

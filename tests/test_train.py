@@ -10,9 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from llmguide.data import RecallTask, TextData, corpus_data
+from llmguide.data import TextData, corpus_data
 from llmguide.model import GPT, GPTConfig
 from llmguide.rnn import LSTM, LSTMConfig
+from llmguide.tasks import RecallTask
 from llmguide.train import History, lr_at, train
 
 TINY = GPTConfig(block_size=16, n_layer=1, n_head=2, n_embd=16)

@@ -32,6 +32,7 @@ from llmguide.sampling import sample
 
 __all__ = [
     "GPT",
+    "IGNORE_INDEX",
     "MLP",
     "Block",
     "CausalSelfAttention",
@@ -40,6 +41,11 @@ __all__ = [
     "attention",
     "attention_weights",
 ]
+
+IGNORE_INDEX = -1
+"""Target value that marks a position without a target: the loss of `GPT.forward` (and of
+`llmguide.rnn.LSTM`) leaves it out. The synthetic tasks of `llmguide.tasks` use it for the positions they do
+not score."""
 
 
 @dataclass
@@ -406,8 +412,8 @@ class GPT(nn.Module):
         Args:
             idx: token ids, an integer tensor of shape `(B, T)` with `1 <= T <= block_size` and every id in
                 `[0, vocab_size)`.
-            targets: optional, shape `(B, T)`: the token that follows each position. Entries equal to -1
-                are left out of the loss.
+            targets: optional, shape `(B, T)`: the token that follows each position. Entries equal to
+                `IGNORE_INDEX` (-1) are left out of the loss.
 
         Returns:
             `(logits, loss)`: logits of shape `(B, T, vocab_size)` (unnormalised log-probabilities of the
@@ -428,7 +434,9 @@ class GPT(nn.Module):
                 raise ValueError(
                     f"targets must have the shape of idx {tuple(idx.shape)}, got {tuple(targets.shape)}"
                 )
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+            loss = F.cross_entropy(
+                logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX
+            )
         return logits, loss
 
     def generate(

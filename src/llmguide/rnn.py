@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmguide.data import IGNORE_INDEX
+from llmguide.model import IGNORE_INDEX
 
 
 @dataclass
@@ -97,7 +97,7 @@ class LSTM(nn.Module):
         Args:
             idx: token ids, int64 of shape `(batch, time)`.
             targets: the next token at every position, same shape as `idx`; positions holding
-                `llmguide.data.IGNORE_INDEX` (-1) are left out of the loss.
+                `llmguide.model.IGNORE_INDEX` (-1) are left out of the loss.
 
         Returns:
             `(logits, loss)`: logits of shape `(batch, time, vocab_size)` and the loss in nats per token

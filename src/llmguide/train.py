@@ -3,7 +3,7 @@
 `train(model, data, steps=..., batch_size=..., lr=...)` works for any model with the interface
 `forward(idx, targets) -> (logits, loss)` (`llmguide.model.GPT`, `llmguide.rnn.LSTM`) and any data source with
 `get_batch(split, batch_size, *, generator, device) -> (x, y)` (`llmguide.data.TextData`,
-`llmguide.data.RecallTask`). It returns a `History` of the losses.
+`llmguide.tasks.RecallTask`, `llmguide.tasks.ParityEpisodes`). It returns a `History` of the losses.
 
 - **Reproducible.** Batches come from a `torch.Generator` seeded with `seed`, and torch's global generator
   (dropout) is seeded with it too, so on a CPU two runs with the same arguments give bit-for-bit the same
