@@ -129,7 +129,7 @@ SHAPE = "--layers 2 --hidden 64 --heads 4 --vocab 10"
         ("llama-2-7b --dtype fp64", "unknown dtype 'fp64'; valid: fp32, fp16, bf16, fp8, int8, int4"),
         ("gpt2 --train --precision half", "unknown precision 'half'; valid: mixed, fp32"),
         ("gpt2 --train --optimizer adam", "unknown optimizer 'adam'; valid:"),
-        ("gpt2 --train --zero 4", "zero_stage must be 0, 1, 2 or 3"),
+        ("gpt2 --train --zero 4", "zero_stage must be an integer in [0, 3]"),
         ("gpt2 --train --gpus 0", "n_gpus must be an integer >= 1"),
         ("gpt2 --batch-size 0", "batch_size must be an integer >= 1"),
         ("gpt2 --seq-len -3", "seq_len must be an integer >= 1"),
@@ -147,7 +147,7 @@ SHAPE = "--layers 2 --hidden 64 --heads 4 --vocab 10"
         (f"{SHAPE} --intermediate 8 --context 8 --kv-heads 3", "n_kv_head (3) must divide n_head (4)"),
         (f"{SHAPE} --intermediate 8 --context 8 --layers 0", "n_layer must be an integer >= 1"),
         (f"{SHAPE} --context 8 --arch bert", "unknown arch 'bert'"),
-        ("gpt2 --seq-len 2048", "exceeds the context_length of 'gpt2' (1024)"),
+        ("gpt2 --seq-len 2048", "exceeds the context length of 'gpt2' (1024)"),
     ],
 )
 def test_bad_input(capsys, argv, message):

@@ -145,9 +145,21 @@ def test_int32_prompts_keep_their_dtype() -> None:
         (torch.tensor([[1, 64]]), 3, ValueError, "vocab_size"),
         (torch.tensor([[-1]]), 3, ValueError, "vocab_size"),
         (torch.tensor([[1.0]]), 3, TypeError, "idx"),
+        (
+            torch.tensor([[1]], dtype=torch.uint8),
+            3,
+            TypeError,
+            "idx must be a tensor of dtype int64 or int32",
+        ),
+        (
+            torch.tensor([[1]], dtype=torch.int16),
+            3,
+            TypeError,
+            "idx must be a tensor of dtype int64 or int32",
+        ),
         (torch.tensor([[1]]), -1, ValueError, "max_new_tokens"),
-        (torch.tensor([[1]]), 2.0, ValueError, "max_new_tokens"),
-        (torch.tensor([[1]]), True, ValueError, "max_new_tokens"),
+        (torch.tensor([[1]]), 2.0, TypeError, "max_new_tokens"),
+        (torch.tensor([[1]]), True, TypeError, "max_new_tokens"),
     ],
 )
 def test_generate_rejects_bad_input(
@@ -155,6 +167,25 @@ def test_generate_rejects_bad_input(
 ) -> None:
     with pytest.raises(error, match=pattern):
         random_model().generate(idx, n)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "pattern"),
+    [
+        (dict(temperature=-5), ValueError, "temperature"),
+        (dict(temperature="hot"), TypeError, "temperature"),
+        (dict(top_p=0.0), ValueError, "top_p"),
+        (dict(top_k=2.0), TypeError, "top_k"),
+        (dict(min_p=2), ValueError, "min_p"),
+        (dict(generator=0), TypeError, "generator"),
+        (dict(use_cache="yes"), TypeError, "use_cache"),
+    ],
+)
+def test_sampling_arguments_are_checked_up_front_even_for_zero_new_tokens(
+    options: dict, error: type[Exception], pattern: str
+) -> None:
+    with pytest.raises(error, match=f"^{pattern}"):
+        random_model().generate(prompt(1, 2), 0, **options)
 
 
 def test_bad_sampling_arguments_are_reported_by_sample() -> None:

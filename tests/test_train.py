@@ -163,7 +163,6 @@ def test_an_lstm_trains_on_the_recall_task_through_the_same_loop() -> None:
     [
         ({"steps": 0}, "steps"),
         ({"steps": -5}, "steps"),
-        ({"steps": 2.5}, "steps"),
         ({"batch_size": 0}, "batch_size"),
         ({"batch_size": -1}, "batch_size"),
         ({"lr": 0}, "lr"),
@@ -178,13 +177,50 @@ def test_an_lstm_trains_on_the_recall_task_through_the_same_loop() -> None:
         ({"min_lr": -1.0}, "min_lr"),
         ({"weight_decay": -0.1}, "weight_decay"),
         ({"grad_clip": 0}, "grad_clip"),
+        ({"betas": (0.9, 1.0)}, r"betas\[1\]"),
+        ({"betas": (0.9,)}, "betas"),
+        ({"seed": -1}, "seed"),
         ({"device": "tpu"}, "device"),
     ],
 )
 def test_bad_arguments_name_the_parameter(data: TextData, kwargs: dict, name: str) -> None:
     args = {"steps": 10, "batch_size": 2, "lr": 1e-3, "device": "cpu", **kwargs}
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ValueError, match=f"^{name}"):
         train(_gpt(), data, **args)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"steps": 2.5}, "steps"),
+        ({"batch_size": "8"}, "batch_size"),
+        ({"lr": "3e-3"}, "lr"),
+        ({"warmup_steps": 1.0}, "warmup_steps"),
+        ({"seed": 1.5}, "seed"),
+        ({"betas": 0.9}, "betas"),
+        ({"progress": "yes"}, "progress"),
+    ],
+)
+def test_arguments_of_the_wrong_kind_are_type_errors(data: TextData, kwargs: dict, name: str) -> None:
+    args = {"steps": 10, "batch_size": 2, "lr": 1e-3, "device": "cpu", **kwargs}
+    with pytest.raises(TypeError, match=f"^{name}"):
+        train(_gpt(), data, **args)
+
+
+def test_a_diverging_run_stops_at_the_first_non_finite_loss(data: TextData) -> None:
+    model = _gpt()
+    steps_run: list[int] = []
+    model.register_forward_pre_hook(lambda module, args: steps_run.append(1) if module.training else None)
+    with pytest.raises(FloatingPointError, match=r"^the training loss is (nan|inf) at step (\d+) of 50: .*lr"):
+        train(model, data, steps=50, batch_size=2, lr=1e10, warmup_steps=0, grad_clip=None, device="cpu")
+    assert len(steps_run) < 50  # it stopped, and did not train on for the remaining steps
+    assert model.training  # the mode was restored on the way out
+
+
+def test_a_run_whose_last_update_breaks_the_weights_fails_at_the_validation_loss(data: TextData) -> None:
+    # one step: the training loss is that of the untrained model (finite); the update then blows up
+    with pytest.raises(FloatingPointError, match=r"^the validation loss is (nan|inf) after 1 of 1 steps"):
+        train(_gpt(), data, steps=1, batch_size=2, lr=1e10, warmup_steps=0, grad_clip=None, device="cpu")
 
 
 def test_bad_model_or_data(data: TextData) -> None:
@@ -259,11 +295,11 @@ def test_cli_trains_on_a_text_file(tmp_path, capsys: pytest.CaptureFixture[str])
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--steps", "0"], "--steps must be a positive integer"),
-        (["--batch-size", "-2"], "--batch-size must be a positive integer"),
-        (["--lr", "0"], "--lr must be a positive finite number"),
+        (["--steps", "0"], "--steps must be an integer >= 1"),
+        (["--batch-size", "-2"], "--batch-size must be an integer >= 1"),
+        (["--lr", "0"], "--lr must be a finite number > 0"),
         (["--n-head", "3"], "--n-embd must be divisible by n_head"),
-        (["--dropout", "1.5"], "--dropout must be a number in [0, 1)"),
+        (["--dropout", "1.5"], "--dropout must be a finite number in [0, 1)"),
         (["--device", "tpu"], "--device must be one of"),
         (["--text", "/nonexistent/file.txt"], "--text: cannot read"),
     ],

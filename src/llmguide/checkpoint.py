@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from llmguide.checkpoint import load_checkpoint, save_checkpoint
 from llmguide.model import GPT, GPTConfig
+from llmguide.validate import check_instance
 
 torch.manual_seed(0)
 model = GPT(GPTConfig(block_size=32, n_layer=2, n_head=2, n_embd=32))
@@ -34,6 +35,7 @@ import torch
 
 from llmguide.device import resolve_device
 from llmguide.model import GPT, GPTConfig
+from llmguide.validate import check_instance
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
 
@@ -58,8 +60,7 @@ def save_checkpoint(path: str | os.PathLike[str], model: GPT) -> Path:
     Raises:
         TypeError: `model` is not a `GPT`.
     """
-    if not isinstance(model, GPT):
-        raise TypeError(f"model must be an llmguide.model.GPT, got {type(model).__name__}")
+    check_instance("model", model, GPT, "an llmguide.model.GPT")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {

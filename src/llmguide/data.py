@@ -14,16 +14,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import numbers
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
 import torch
 
+from llmguide.validate import check_batch_request, check_instance, check_int, check_real
+
 VOCAB_SIZE = 256
 """Number of distinct tokens of the byte-level tokenizer: one per byte value."""
-
-_SPLITS = ("train", "val")
 
 
 def encode(text: str) -> list[int]:
@@ -51,8 +52,7 @@ def encode(text: str) -> list[int]:
         TypeError: `text` is not a `str`.
         ValueError: `text` holds a character that UTF-8 cannot encode (a lone surrogate).
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    check_instance("text", text, str, "a str")
     try:
         return list(text.encode("utf-8"))
     except UnicodeEncodeError as exc:
@@ -84,17 +84,27 @@ def decode(ids: Sequence[int] | torch.Tensor) -> str:
         The decoded text.
 
     Raises:
+        TypeError: `ids` is not a sequence or a tensor, or holds something other than integers (a float such as
+            72.9 is refused, not truncated).
         ValueError: an id is outside [0, 256), or `ids` is a tensor with more than one dimension.
     """
     if isinstance(ids, torch.Tensor):
+        if ids.dtype == torch.bool or ids.is_floating_point() or ids.is_complex():
+            raise TypeError(f"ids must hold integer token ids, got a tensor of dtype {ids.dtype}")
         if ids.dim() > 1:
             raise ValueError(f"ids must be a 1-D tensor, got shape {tuple(ids.shape)}")
         ids = ids.tolist()
-    values = [int(i) for i in ids]
-    bad = [i for i in values if not 0 <= i < VOCAB_SIZE]
-    if bad:
-        raise ValueError(f"ids must be in [0, {VOCAB_SIZE}), got {bad[0]}")
-    return bytes(values).decode("utf-8", errors="replace")
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise TypeError(f"ids must be a sequence of integer token ids or a tensor, got {type(ids).__name__}")
+    values = list(ids)
+    for i, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(
+                f"ids must hold integer token ids, got {type(value).__name__} {value!r} at index {i}"
+            )
+        if not 0 <= value < VOCAB_SIZE:
+            raise ValueError(f"ids must be in [0, {VOCAB_SIZE}), got {value} at index {i}")
+    return bytes(int(v) for v in values).decode("utf-8", errors="replace")
 
 
 def load_corpus() -> str:
@@ -119,18 +129,6 @@ def load_corpus() -> str:
     return resources.files("llmguide").joinpath("corpus", "corpus.txt").read_text(encoding="utf-8")
 
 
-def _check_split(split: str) -> None:
-    if split not in _SPLITS:
-        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-
-
-def _check_batch_args(batch_size: int, generator: torch.Generator) -> None:
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-
-
 @dataclass(frozen=True)
 class TextData:
     """Train and validation token streams, cut into windows of `block_size` tokens for training.
@@ -140,6 +138,11 @@ class TextData:
         val: 1-D tensor of token ids (int64) held out for the validation loss.
         block_size: tokens per training window; each stream must hold at least `block_size + 1` tokens.
         vocab_size: number of distinct token ids a model must accept (256 for bytes).
+
+    Raises:
+        TypeError: `block_size` or `vocab_size` is not an integer, or a stream is not an int64 tensor.
+        ValueError: `block_size` or `vocab_size` is below 1, a stream is not 1-D, or a stream is shorter than
+            `block_size + 1` tokens.
     """
 
     train: torch.Tensor
@@ -148,12 +151,16 @@ class TextData:
     vocab_size: int = VOCAB_SIZE
 
     def __post_init__(self) -> None:
-        if not isinstance(self.block_size, int) or isinstance(self.block_size, bool) or self.block_size < 1:
-            raise ValueError(f"block_size must be a positive integer, got {self.block_size!r}")
-        for name in _SPLITS:
-            tokens = getattr(self, name)
-            if not isinstance(tokens, torch.Tensor) or tokens.dim() != 1 or tokens.dtype != torch.long:
-                raise ValueError(f"{name} must be a 1-D int64 tensor of token ids")
+        check_int("block_size", self.block_size, minimum=1)
+        check_int("vocab_size", self.vocab_size, minimum=1)
+        for name in ("train", "val"):
+            tokens = check_instance(
+                name, getattr(self, name), torch.Tensor, "a 1-D int64 tensor of token ids"
+            )
+            if tokens.dtype != torch.long:
+                raise TypeError(f"{name} must be a 1-D int64 tensor of token ids, got dtype {tokens.dtype}")
+            if tokens.dim() != 1:
+                raise ValueError(f"{name} must be a 1-D tensor of token ids, got shape {tuple(tokens.shape)}")
             if tokens.numel() < self.block_size + 1:
                 raise ValueError(
                     f"{name} holds {tokens.numel()} tokens, fewer than block_size + 1 = {self.block_size + 1}"
@@ -194,11 +201,11 @@ class TextData:
             `(x, y)`, two int64 tensors of shape `(batch_size, block_size)` with `y[:, :-1] == x[:, 1:]`.
 
         Raises:
-            ValueError: unknown `split` or non-positive `batch_size`.
-            TypeError: `generator` is not a `torch.Generator`.
+            TypeError: `split` is not a string, `batch_size` not an integer, `generator` not a
+                `torch.Generator`.
+            ValueError: unknown `split` or `batch_size < 1`.
         """
-        _check_split(split)
-        _check_batch_args(batch_size, generator)
+        check_batch_request(split, batch_size, generator)
         tokens = getattr(self, split)
         starts = torch.randint(tokens.numel() - self.block_size, (batch_size,), generator=generator)
         offsets = torch.arange(self.block_size + 1)
@@ -230,12 +237,13 @@ def split_tokens(tokens: torch.Tensor, val_fraction: float = 0.1) -> tuple[torch
         `(train, val)`.
 
     Raises:
+        TypeError: `tokens` is not a tensor or `val_fraction` not a number.
         ValueError: `val_fraction` outside (0, 1) or `tokens` not 1-D.
     """
-    if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
-    if not isinstance(tokens, torch.Tensor) or tokens.dim() != 1:
-        raise ValueError("tokens must be a 1-D tensor")
+    check_real("val_fraction", val_fraction, minimum=0, maximum=1, min_open=True, max_open=True)
+    check_instance("tokens", tokens, torch.Tensor, "a 1-D tensor of token ids")
+    if tokens.dim() != 1:
+        raise ValueError(f"tokens must be a 1-D tensor, got shape {tuple(tokens.shape)}")
     n_train = round(tokens.numel() * (1 - val_fraction))
     return tokens[:n_train], tokens[n_train:]
 
@@ -261,8 +269,9 @@ def corpus_data(block_size: int = 128, val_fraction: float = 0.1) -> TextData:
         A `TextData` with `vocab_size == 256`.
 
     Raises:
-        ValueError: `block_size` is not a positive integer or is too long for the validation part, or
-            `val_fraction` is outside (0, 1).
+        TypeError: `block_size` is not an integer or `val_fraction` not a number.
+        ValueError: `block_size` is below 1 or too long for the validation part, or `val_fraction` is outside
+            (0, 1).
     """
     tokens = torch.tensor(encode(load_corpus()), dtype=torch.long)
     train, val = split_tokens(tokens, val_fraction)

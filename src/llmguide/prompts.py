@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from llmguide.validate import check_instance
+
 __all__ = ["check_line", "check_prefixes", "few_shot", "zero_shot"]
 
 
@@ -51,8 +53,7 @@ def check_line(text: object, name: str) -> str:
         TypeError: `text` is not a `str`.
         ValueError: `text` is empty or blank, or holds a line break (any of those `str.splitlines` splits at).
     """
-    if not isinstance(text, str):
-        raise TypeError(f"{name} must be a str, got {type(text).__name__}")
+    check_instance(name, text, str, "a str")
     if not text.strip():
         raise ValueError(f"{name} must be a non-empty string, got {text!r}")
     if text.splitlines() != [text]:

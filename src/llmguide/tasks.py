@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import torch
 
-from llmguide.data import _check_batch_args, _check_split
 from llmguide.model import IGNORE_INDEX
 from llmguide.prompts import check_line, check_prefixes, few_shot
+from llmguide.validate import check_batch_request, check_instance, check_int
 
 __all__ = ["Episode", "ParityEpisodes", "RecallTask"]
 
@@ -60,6 +60,11 @@ class RecallTask:
         n_symbols: number of distinct random symbols (chance accuracy is `1 / n_symbols`).
         seq_len: random symbols before the queries.
         n_queries: queries after the symbols; a sequence is `seq_len + n_queries` tokens long.
+
+    Raises:
+        TypeError: a setting is not an integer, or `distances` is not a sequence of integers.
+        ValueError: `n_symbols < 2`, `seq_len` or `n_queries` below 1, or `distances` empty, repeated or
+            outside [1, seq_len].
     """
 
     distances: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
@@ -68,17 +73,13 @@ class RecallTask:
     n_queries: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("n_symbols", "seq_len", "n_queries"):
-            value = getattr(self, name)
-            low = 2 if name == "n_symbols" else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        dists = tuple(self.distances)
+        check_int("n_symbols", self.n_symbols, minimum=2)
+        check_int("seq_len", self.seq_len, minimum=1)
+        check_int("n_queries", self.n_queries, minimum=1)
+        check_instance("distances", self.distances, Sequence, "a sequence of integers")
+        dists = tuple(check_int("distances", d, minimum=1, maximum=self.seq_len) for d in self.distances)
         if not dists or len(set(dists)) != len(dists):
             raise ValueError(f"distances must be a non-empty sequence of distinct integers, got {dists!r}")
-        for d in dists:
-            if isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= self.seq_len:
-                raise ValueError(f"distances must be integers in [1, seq_len={self.seq_len}], got {d!r}")
         object.__setattr__(self, "distances", dists)
 
     @property
@@ -101,9 +102,10 @@ class RecallTask:
             The query's token id, in [n_symbols, vocab_size).
 
         Raises:
+            TypeError: `d` is not an integer.
             ValueError: `d` is not one of `distances`.
         """
-        if d not in self.distances:
+        if check_int("d", d) not in self.distances:
             raise ValueError(f"d must be one of distances={self.distances}, got {d!r}")
         return self.n_symbols + self.distances.index(d)
 
@@ -128,10 +130,10 @@ class RecallTask:
             the query columns (the last `n_queries`) and `IGNORE_INDEX` elsewhere.
 
         Raises:
-            ValueError: `d` not in `distances`, or non-positive `batch_size`.
-            TypeError: `generator` is not a `torch.Generator`.
+            TypeError: `batch_size` or `d` is not an integer, or `generator` is not a `torch.Generator`.
+            ValueError: `d` not in `distances`, or `batch_size < 1`.
         """
-        _check_batch_args(batch_size, generator)
+        check_batch_request("train", batch_size, generator)
         symbols = torch.randint(self.n_symbols, (batch_size, self.seq_len), generator=generator)
         shape = (batch_size, self.n_queries)
         if d is None:
@@ -167,10 +169,11 @@ class RecallTask:
             `(x, y)` as in `sample`.
 
         Raises:
-            ValueError: unknown `split` or non-positive `batch_size`.
-            TypeError: `generator` is not a `torch.Generator`.
+            TypeError: `split` is not a string, `batch_size` not an integer, `generator` not a
+                `torch.Generator`.
+            ValueError: unknown `split` or `batch_size < 1`.
         """
-        _check_split(split)
+        check_batch_request(split, batch_size, generator)
         return self.sample(batch_size, generator=generator, device=device)
 
 
@@ -232,8 +235,10 @@ class ParityEpisodes:
         answer_prefix: opens every answer line.
 
     Raises:
-        ValueError: fewer than 2 items or labels, repeated items or labels, `max_shots` not a positive integer,
-            or an item, label or prefix that `few_shot` would reject.
+        TypeError: `items` or `labels` is not a sequence of strings, `max_shots` not an integer, or a prefix
+            not a string.
+        ValueError: fewer than 2 items or labels, repeated items or labels, `max_shots < 1`, or an item,
+            label or prefix that `few_shot` would reject.
     """
 
     items: tuple[str, ...] = tuple("0123456789")
@@ -245,14 +250,14 @@ class ParityEpisodes:
     def __post_init__(self) -> None:
         check_prefixes(self.question_prefix, self.answer_prefix)
         for name in ("items", "labels"):
-            values = tuple(getattr(self, name))
+            values = check_instance(name, getattr(self, name), Sequence, "a sequence of strings")
+            values = tuple(values)
             if len(values) < 2 or len(set(values)) != len(values):
                 raise ValueError(f"{name} must hold at least 2 different strings, got {values!r}")
             for i, value in enumerate(values):
                 check_line(value, f"{name}[{i}]")
             object.__setattr__(self, name, values)
-        if isinstance(self.max_shots, bool) or not isinstance(self.max_shots, int) or self.max_shots < 1:
-            raise ValueError(f"max_shots must be a positive integer, got {self.max_shots!r}")
+        check_int("max_shots", self.max_shots, minimum=1)
 
     @property
     def vocab(self) -> tuple[str, ...]:
@@ -281,8 +286,10 @@ class ParityEpisodes:
             0 or 1.
 
         Raises:
+            TypeError: `item` is not a string.
             ValueError: `item` is not one of `items`.
         """
+        check_instance("item", item, str, "a str")
         if item not in self.items:
             raise ValueError(f"item must be one of {self.items}, got {item!r}")
         return self.items.index(item) % 2
@@ -295,7 +302,12 @@ class ParityEpisodes:
 
         Returns:
             The prompt text, ending with the open answer prefix.
+
+        Raises:
+            TypeError: `episode` is not an `Episode`.
+            ValueError: its text would corrupt the layout (see `few_shot`).
         """
+        check_instance("episode", episode, Episode, "an Episode")
         return few_shot(
             episode.examples,
             episode.question,
@@ -316,8 +328,7 @@ class ParityEpisodes:
             TypeError: `prompt` is not a `str`.
             ValueError: the prompt does not end with the open answer prefix, or a line is not in `vocab`.
         """
-        if not isinstance(prompt, str):
-            raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+        check_instance("prompt", prompt, str, "a str")
         *lines, last = prompt.split("\n")
         if last != self.answer_prefix:
             raise ValueError(
@@ -352,17 +363,12 @@ class ParityEpisodes:
             The episodes.
 
         Raises:
+            TypeError: `n` or `n_shots` is not an integer, or `generator` is not a `torch.Generator`.
             ValueError: `n` or `n_shots` out of range.
-            TypeError: `generator` is not a `torch.Generator`.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
-        if isinstance(n_shots, bool) or not isinstance(n_shots, int) or not 0 <= n_shots <= self.max_shots:
-            raise ValueError(
-                f"n_shots must be an integer in [0, max_shots={self.max_shots}], got {n_shots!r}"
-            )
-        if not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        check_int("n", n, minimum=1)
+        check_int("n_shots", n_shots, minimum=0, maximum=self.max_shots)
+        check_instance("generator", generator, torch.Generator, "a torch.Generator")
         n_items = len(self.items)
         pairs = self._label_pairs(n, generator)
         query = torch.randint(n_items, (n,), generator=generator)
@@ -403,15 +409,11 @@ class ParityEpisodes:
             `(x, y)`, int64 tensors of shape `(batch_size, block_size)`.
 
         Raises:
-            ValueError: unknown `split` or non-positive `batch_size`.
-            TypeError: `generator` is not a `torch.Generator`.
+            TypeError: `split` is not a string, `batch_size` not an integer, `generator` not a
+                `torch.Generator`.
+            ValueError: unknown `split` or `batch_size < 1`.
         """
-        if split not in ("train", "val"):
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        check_batch_request(split, batch_size, generator)
         n_items = len(self.items)
         pairs = self._label_pairs(batch_size, generator)
         items = torch.randint(n_items, (batch_size, self.max_shots + 1), generator=generator)
@@ -437,12 +439,24 @@ class ParityEpisodes:
             Shape `(len(prompts), len(labels))`, natural-log probabilities, on the CPU.
 
         Raises:
-            ValueError: no prompts, a prompt `encode` rejects, or a prompt longer than the model's context.
+            TypeError: `model` is not a `torch.nn.Module`, or `prompts` is not a sequence of strings.
+            ValueError: no prompts, a prompt `encode` rejects, a prompt longer than the model's context, or a
+                model whose vocabulary is not the task's (`vocab_size` token ids).
         """
-        if isinstance(prompts, str) or not isinstance(prompts, Sequence) or len(prompts) == 0:
-            raise ValueError("prompts must be a non-empty sequence of prompt strings")
+        check_instance("model", model, torch.nn.Module, "a torch.nn.Module")
+        if isinstance(prompts, str) or not isinstance(prompts, Sequence):
+            raise TypeError(f"prompts must be a sequence of prompt strings, got {type(prompts).__name__}")
+        if len(prompts) == 0:
+            raise ValueError("prompts must be a non-empty sequence of prompt strings, got an empty one")
         ids = [self.encode(p) for p in prompts]
-        context = getattr(getattr(model, "config", None), "block_size", self.block_size)
+        config = getattr(model, "config", None)
+        model_vocab = getattr(config, "vocab_size", self.vocab_size)
+        if model_vocab != self.vocab_size:
+            raise ValueError(
+                f"model has vocab_size={model_vocab}, but the task has {self.vocab_size} token ids "
+                f"({len(self.items)} question lines and {len(self.labels)} answer lines)"
+            )
+        context = getattr(config, "block_size", self.block_size)
         longest = max(len(row) for row in ids)
         if longest > context:
             raise ValueError(
@@ -454,7 +468,7 @@ class ParityEpisodes:
         for i, row in enumerate(ids):
             idx[i, : len(row)] = torch.tensor(row)
         last = torch.tensor([len(row) - 1 for row in ids])
-        device = next(model.parameters()).device
+        device = next(model.parameters(), torch.empty(0)).device
         was_training = model.training
         model.eval()
         try:
@@ -462,6 +476,11 @@ class ParityEpisodes:
                 logits, _ = model(idx.to(device))
         finally:
             model.train(was_training)
+        if logits.shape[-1] != self.vocab_size:
+            raise ValueError(
+                f"model gives {logits.shape[-1]} logits per position, but the task has vocab_size="
+                f"{self.vocab_size} token ids"
+            )
         answer_logits = logits[torch.arange(len(ids)), last.to(device), len(self.items) :]
         return torch.log_softmax(answer_logits.float(), dim=-1).cpu()
 
@@ -474,6 +493,9 @@ class ParityEpisodes:
 
         Returns:
             One label per prompt.
+
+        Raises:
+            TypeError, ValueError: as `label_logprobs`.
         """
         best = self.label_logprobs(model, prompts).argmax(dim=-1)
         return [self.labels[i] for i in best.tolist()]
@@ -487,7 +509,12 @@ class ParityEpisodes:
 
         Returns:
             A fraction in [0, 1].
+
+        Raises:
+            TypeError: `episodes` is not a sequence of `Episode`s; or as `label_logprobs`.
+            ValueError: `episodes` is empty; or as `label_logprobs`.
         """
+        _check_episodes(episodes)
         got = self.answers(model, [self.prompt(e) for e in episodes])
         return sum(g == e.answer for g, e in zip(got, episodes, strict=True)) / len(episodes)
 
@@ -503,16 +530,38 @@ class ParityEpisodes:
 
         Returns:
             The mean over episodes of the best reader's probability of being right, in [0, 1].
+
+        Raises:
+            TypeError: `episodes` is not a sequence of `Episode`s.
+            ValueError: `episodes` is empty, or an episode uses an item or label that is not the task's, or
+                shows every label (which no episode of this task does).
         """
+        _check_episodes(episodes)
         total = 0.0
-        for e in episodes:
+        for i, e in enumerate(episodes):
             kind = self.group(e.question)
             if any(self.group(q) == kind for q, _ in e.examples):
                 total += 1.0
-            else:
-                total += 1.0 / (len(self.labels) - len({a for _, a in e.examples}))
+                continue
+            shown = {a for _, a in e.examples}
+            if not shown <= set(self.labels) or len(shown) >= len(self.labels):
+                raise ValueError(
+                    f"episodes[{i}] is not an episode of this task: its examples show the labels "
+                    f"{sorted(shown)}, the task's labels are {self.labels} and one kind of item has one label"
+                )
+            total += 1.0 / (len(self.labels) - len(shown))
         return total / len(episodes)
 
     def _label_pairs(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """Shape (n, 2): per episode, the label ids of the even and the odd items, different from each other."""
         return torch.rand(n, len(self.labels), generator=generator).argsort(dim=1)[:, :2]
+
+
+def _check_episodes(episodes: object) -> None:
+    """Raise unless `episodes` is a non-empty sequence of `Episode`s."""
+    if isinstance(episodes, str) or not isinstance(episodes, Sequence):
+        raise TypeError(f"episodes must be a sequence of Episode, got {type(episodes).__name__}")
+    if len(episodes) == 0:
+        raise ValueError("episodes must hold at least one episode, got an empty sequence")
+    for i, e in enumerate(episodes):
+        check_instance(f"episodes[{i}]", e, Episode, "an Episode")
