@@ -225,6 +225,15 @@ def test_format_bytes_decimal_and_binary():
         format_bytes(-1)
 
 
+def test_sizes_beyond_a_float_are_formatted_exactly():
+    # 10**400 bytes cannot be divided into a float (OverflowError); the tables still print it exactly
+    assert format_bytes(10**400, "GB") == "1" + "0" * 391 + ".00 GB"
+    n = 10**320 + 1  # 16 bytes per parameter: 1.6e312 GB, beyond a float
+    table = training_memory(n).table(units=("GB", "GiB"))
+    total = next(line for line in table.splitlines() if line.startswith("total"))
+    assert total.split()[1] == f"{16 * n // 10**9:,}.00"
+
+
 def test_tables_state_their_units():
     table = inference_memory("llama-2-7b", seq_len=4096).table()
     assert "GB" in table and "GiB" in table

@@ -211,7 +211,9 @@ def test_a_diverging_run_stops_at_the_first_non_finite_loss(data: TextData) -> N
     model = _gpt()
     steps_run: list[int] = []
     model.register_forward_pre_hook(lambda module, args: steps_run.append(1) if module.training else None)
-    with pytest.raises(FloatingPointError, match=r"^the training loss is (nan|inf) at step (\d+) of 50: .*lr"):
+    with pytest.raises(
+        FloatingPointError, match=r"^the training loss is (nan|inf) at step (\d+) of 50: .*lr"
+    ):
         train(model, data, steps=50, batch_size=2, lr=1e10, warmup_steps=0, grad_clip=None, device="cpu")
     assert len(steps_run) < 50  # it stopped, and did not train on for the remaining steps
     assert model.training  # the mode was restored on the way out
@@ -244,16 +246,13 @@ def test_batch_size_must_divide_among_processes(data: TextData, monkeypatch: pyt
 TINY_FLAGS = ["--block-size", "16", "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--device", "cpu"]
 
 
-def test_cli_trains_and_writes_a_checkpoint_that_loads(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_trains_and_writes_a_checkpoint_that_loads(tmp_path, cli) -> None:
     from llmguide.checkpoint import load_checkpoint
-    from llmguide.cli import main
 
     out = tmp_path / "ckpt" / "tiny.pt"
-    status = main(
-        ["train", "--out", str(out), "--steps", "4", "--batch-size", "2", "--seed", "1", *TINY_FLAGS]
-    )
-    assert status == 0
-    lines = capsys.readouterr().out.splitlines()
+    result = cli("train", "--out", str(out), "--steps", "4", "--batch-size", "2", "--seed", "1", *TINY_FLAGS)
+    assert result.status == 0, result.err
+    lines = result.out.splitlines()
     E, V, T = 16, 256, 16
     n_params = (
         V * E + T * E + (12 * E * E + 13 * E) + 2 * E
@@ -266,29 +265,14 @@ def test_cli_trains_and_writes_a_checkpoint_that_loads(tmp_path, capsys: pytest.
     assert model.num_params() == n_params
 
 
-def test_cli_trains_on_a_text_file(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
-    from llmguide.cli import main
-
+def test_cli_trains_on_a_text_file(tmp_path, cli) -> None:
     text = tmp_path / "text.txt"
     text.write_text("the cat sat on the mat. " * 40, encoding="utf-8")
     out = tmp_path / "t.pt"
-    assert (
-        main(
-            [
-                "train",
-                "--out",
-                str(out),
-                "--text",
-                str(text),
-                "--steps",
-                "2",
-                "--batch-size",
-                "2",
-                *TINY_FLAGS,
-            ]
-        )
-        == 0
+    result = cli(
+        "train", "--out", str(out), "--text", str(text), "--steps", "2", "--batch-size", "2", *TINY_FLAGS
     )
+    assert result.status == 0, result.err
     assert out.exists()
 
 
@@ -298,30 +282,82 @@ def test_cli_trains_on_a_text_file(tmp_path, capsys: pytest.CaptureFixture[str])
         (["--steps", "0"], "--steps must be an integer >= 1"),
         (["--batch-size", "-2"], "--batch-size must be an integer >= 1"),
         (["--lr", "0"], "--lr must be a finite number > 0"),
-        (["--n-head", "3"], "--n-embd must be divisible by n_head"),
+        (["--lr", "inf"], "--lr must be a finite number > 0"),
+        (["--n-head", "3"], "--n-embd must be divisible by --n-head, got --n-embd=16 and --n-head=3"),
+        (["--n-embd", "0"], "--n-embd must be an integer >= 1"),
+        (["--n-layer", "0"], "--n-layer must be an integer >= 1"),
+        (["--block-size", "0"], "--block-size must be an integer >= 1"),
         (["--dropout", "1.5"], "--dropout must be a finite number in [0, 1)"),
+        (["--seed", "-1"], "--seed must be an integer in [0, "),
         (["--device", "tpu"], "--device must be one of"),
         (["--text", "/nonexistent/file.txt"], "--text: cannot read"),
+        (["--steps", "2.5"], "argument --steps: invalid int value"),
     ],
 )
-def test_cli_bad_flags_exit_2_with_the_flag_named(
-    tmp_path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
-) -> None:
-    from llmguide.cli import main
-
-    with pytest.raises(SystemExit) as exit_info:
-        main(["train", "--out", str(tmp_path / "x.pt"), "--steps", "1", *TINY_FLAGS, *flags])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert f"llmguide train: error: {message}" in err
+def test_cli_bad_flags_exit_2_with_the_flag_named(tmp_path, cli, flags: list[str], message: str) -> None:
+    result = cli("train", "--out", str(tmp_path / "x.pt"), "--steps", "1", *TINY_FLAGS, *flags)
+    assert result.status == 2
+    line = result.fails_naming(message.split()[0].split(":")[0].removeprefix("argument"))
+    assert line.startswith(f"llmguide train: error: {message}")
     assert not (tmp_path / "x.pt").exists()
 
 
-def test_cli_rejects_a_text_too_short_for_the_block(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
-    from llmguide.cli import main
-
+def test_cli_rejects_a_text_too_short_for_the_block(tmp_path, cli) -> None:
     text = tmp_path / "short.txt"
     text.write_text("far too short", encoding="utf-8")
-    with pytest.raises(SystemExit):
-        main(["train", "--out", str(tmp_path / "x.pt"), "--text", str(text), *TINY_FLAGS])
-    assert "--text: the file is too short for --block-size 16" in capsys.readouterr().err
+    result = cli("train", "--out", str(tmp_path / "x.pt"), "--text", str(text), *TINY_FLAGS)
+    assert "--text: the file is too short for --block-size 16" in result.fails_naming("--text")
+
+
+@pytest.fixture
+def no_training(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Record calls of `llmguide.train.train` without training: what `--out` checks must run before."""
+    import llmguide.train
+
+    calls: list[object] = []
+    monkeypatch.setattr(llmguide.train, "train", lambda *args, **kwargs: calls.append(args))
+    return calls
+
+
+def test_cli_checks_out_before_training(tmp_path, cli, no_training: list[object]) -> None:
+    # the issue's example: an existing directory used to be found out only by the save, after training
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    result = cli("train", "--out", str(folder), *TINY_FLAGS)
+    assert result.status == 2
+    assert "is a directory" in result.fails_naming("--out")
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    result = cli("train", "--out", str(blocker / "tiny.pt"), *TINY_FLAGS)
+    assert result.status == 2
+    assert "is not a directory" in result.fails_naming("--out")
+    assert no_training == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "runs"]  # nothing was created
+
+
+def test_cli_stops_a_diverging_run_and_saves_nothing(tmp_path, cli) -> None:
+    # the issue's example: --lr 1e10 saved a model of NaNs and exited 0
+    out = tmp_path / "nan.pt"
+    result = cli(
+        "train", "--out", str(out), "--steps", "20", "--batch-size", "2", "--lr", "1e10", *TINY_FLAGS
+    )
+    assert result.status == 1
+    line = result.fails_naming("--lr")
+    assert "training diverged" in line and ("nan" in line or "inf" in line)
+    assert result.out == "" and not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_cli_a_failed_save_leaves_no_partial_file(tmp_path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    import llmguide.checkpoint
+
+    def disk_full(payload: object, path: object) -> None:
+        with open(path, "wb") as f:  # type: ignore[call-overload]
+            f.write(b"half a checkpoint")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(llmguide.checkpoint.torch, "save", disk_full)
+    out = tmp_path / "tiny.pt"
+    result = cli("train", "--out", str(out), "--steps", "1", "--batch-size", "1", *TINY_FLAGS)
+    assert result.status != 0
+    assert "No space left on device" in result.fails_naming("--out")
+    assert list(tmp_path.iterdir()) == []

@@ -20,7 +20,7 @@ import difflib
 import math
 import re
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
@@ -95,7 +95,11 @@ def _in_unit(n: int, unit: str) -> float | Decimal:
     try:
         return n / UNITS[unit]  # int / int is correctly rounded
     except OverflowError:
-        return Decimal(n) / UNITS[unit]
+        with localcontext() as context:
+            context.prec = (
+                len(str(n)) + 4
+            )  # enough digits for the exact quotient (units are powers of 10 or 2)
+            return Decimal(n) / UNITS[unit]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -491,7 +495,8 @@ def _table(title: str, rows: list[tuple[str, int]], notes: list[str], units: tup
     head = f"{'':<{width}}" + "".join(f"{unit:>12}" for unit in units)
     lines = [title, head]
     for label, value in rows:
-        lines.append(f"{label:<{width}}" + "".join(f"{_in_unit(value, unit):>12,.2f}" for unit in units))
+        cells = (f"{_in_unit(value, unit):,.2f}" for unit in units)
+        lines.append(f"{label:<{width}}" + "".join(f" {c}" if len(c) >= 12 else f"{c:>12}" for c in cells))
     lines += [f"note: {note}" for note in notes]
     return "\n".join(lines)
 

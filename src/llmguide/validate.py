@@ -61,13 +61,21 @@ def _bounds(
     minimum: float | None, maximum: float | None, *, min_open: bool = False, max_open: bool = False
 ) -> str:
     """The allowed range in words: `>= 1`, `> 0`, `in [0, 1)`, or `` (no bound)."""
+    low, high = _number(minimum), _number(maximum)
     if minimum is not None and maximum is not None:
-        return f"in {'(' if min_open else '['}{minimum:g}, {maximum:g}{')' if max_open else ']'}"
+        return f"in {'(' if min_open else '['}{low}, {high}{')' if max_open else ']'}"
     if minimum is not None:
-        return f"{'>' if min_open else '>='} {minimum:g}"
+        return f"{'>' if min_open else '>='} {low}"
     if maximum is not None:
-        return f"{'<' if max_open else '<='} {maximum:g}"
+        return f"{'<' if max_open else '<='} {high}"
     return ""
+
+
+def _number(x: float | None) -> str:
+    """An int as it is (exact), a float in its shortest form (`0`, `1`, `0.5`, `1e+20`); None as ''."""
+    if x is None:
+        return ""
+    return str(x) if isinstance(x, int) else f"{x:g}"
 
 
 def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
