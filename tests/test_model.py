@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from llmguide.model import GPT, GPTConfig, attention, attention_weights
+from llmguide.model import GPT, GPTConfig, KVCache, attention, attention_weights, causal_mask
 
 TINY = dict(vocab_size=64, block_size=16, n_layer=2, n_head=2, n_embd=32)
 
@@ -63,6 +63,32 @@ def test_attention_matches_sdpa(causal: bool) -> None:
     assert torch.allclose(
         attention(q, k, v, causal), F.scaled_dot_product_attention(q, k, v, is_causal=causal), atol=1e-5
     )
+
+
+@pytest.mark.parametrize(("T", "S"), [(1, 1), (4, 4), (1, 6), (3, 7)])
+def test_causal_mask_lets_query_i_see_keys_up_to_its_position(T: int, S: int) -> None:
+    # the T queries are the last T of S positions: query i is position S - T + i
+    expected = [[j <= S - T + i for j in range(S)] for i in range(T)]
+    assert causal_mask(T, S).tolist() == expected
+
+
+def test_causal_mask_refuses_more_queries_than_keys() -> None:
+    with pytest.raises(ValueError, match="S must be an integer >= 3"):
+        causal_mask(3, 2)
+    with pytest.raises(TypeError, match="T must be an integer"):
+        causal_mask(2.0, 4)
+
+
+def test_kv_cache_advance_counts_positions_and_refuses_to_overflow() -> None:
+    cache = KVCache(n_layer=2, max_len=5)
+    cache.advance(3)
+    cache.advance(0)
+    assert cache.length == 3
+    with pytest.raises(ValueError, match="at most 5 positions, asked for 6"):
+        cache.advance(3)
+    assert cache.length == 3  # unchanged by the refused call
+    with pytest.raises(ValueError, match="n must be an integer >= 0"):
+        cache.advance(-1)
 
 
 def test_attention_weights_are_causal_rows_summing_to_one() -> None:

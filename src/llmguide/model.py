@@ -6,6 +6,7 @@ dataclass, the attention written out by hand (for the guide), the blocks, then t
 onto this model one to one.
 
 - `GPTConfig`: the sizes, checked when the config is built.
+- `causal_mask`: which keys each query may see, also when a cache holds the earlier positions.
 - `attention_weights` and `attention`: softmax(Q K^T / sqrt(d)) V, spelled out. The model itself calls
   `torch.nn.functional.scaled_dot_product_attention`, which computes the same thing with fused kernels
   (flash attention on CUDA) and is tested equal to `attention`.
@@ -41,6 +42,7 @@ __all__ = [
     "KVCache",
     "attention",
     "attention_weights",
+    "causal_mask",
     "check_targets",
 ]
 
@@ -98,6 +100,40 @@ class GPTConfig:
         check_bool("bias", self.bias)
 
 
+def causal_mask(T: int, S: int, device: str | torch.device | None = None) -> torch.Tensor:
+    """Return the `(T, S)` causal mask: `True` where query `i` may attend to key `j`.
+
+    The `T` queries are the last `T` of `S` positions (the first `S - T` are earlier positions, e.g. held in a
+    KV cache), so query `i` sits at position `S - T + i` and sees the keys `0 .. S - T + i`. With `T == S` this
+    is the lower triangle.
+
+    For example, two new queries after three cached positions:
+
+    ```python
+    from llmguide.model import causal_mask
+
+    print(causal_mask(2, 5).int())
+    #> tensor([[1, 1, 1, 1, 0],
+    #>         [1, 1, 1, 1, 1]], dtype=torch.int32)
+    ```
+
+    Args:
+        T: number of queries, `>= 1`.
+        S: number of keys, `>= T`.
+        device: where to build the mask.
+
+    Returns:
+        A bool tensor of shape `(T, S)`.
+
+    Raises:
+        TypeError: `T` or `S` is not an integer.
+        ValueError: `T < 1` or `S < T`.
+    """
+    T = check_int("T", T, minimum=1)
+    S = check_int("S", S, minimum=T)
+    return torch.ones(T, S, dtype=torch.bool, device=device).tril(diagonal=S - T)
+
+
 def attention_weights(q: torch.Tensor, k: torch.Tensor, causal: bool = True) -> torch.Tensor:
     """Return the attention weights softmax(Q K^T / sqrt(d)): one row per query, each row summing to 1.
 
@@ -123,11 +159,9 @@ def attention_weights(q: torch.Tensor, k: torch.Tensor, causal: bool = True) -> 
     Returns:
         Weights of shape `(..., T, S)`; masked entries are exactly 0.
     """
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., T, S)
     if causal:
-        T, S = scores.shape[-2:]
-        allowed = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(diagonal=S - T)
-        scores = scores.masked_fill(~allowed, float("-inf"))
+        scores = scores.masked_fill(~causal_mask(*scores.shape[-2:], device=q.device), float("-inf"))
     return scores.softmax(dim=-1)
 
 
@@ -167,7 +201,8 @@ class KVCache:
     """The keys and values of every layer for the positions seen so far, in buffers of `max_len` positions.
 
     `GPT.generate` makes one; you rarely need it yourself. Each attention layer stores the keys and values of
-    the new positions with `update` and attends over everything stored; the model then advances `length`.
+    the new positions with `update` and attends over everything stored; once every layer has, the model
+    calls `advance` to count the new positions in `length`.
 
     Args:
         n_layer: number of layers to hold keys and values for.
@@ -207,6 +242,21 @@ class KVCache:
         values[:, :, self.length : end] = v
         return keys[:, :, :end], values[:, :, :end]
 
+    def advance(self, n: int) -> None:
+        """Count `n` more positions as stored: call it once all layers have `update`d with them.
+
+        Args:
+            n: number of new positions, `>= 0`.
+
+        Raises:
+            TypeError: `n` is not an integer.
+            ValueError: `n < 0`, or `length + n` exceeds `max_len`.
+        """
+        end = self.length + check_int("n", n, minimum=0)
+        if end > self.max_len:
+            raise ValueError(f"the KV cache holds at most {self.max_len} positions, asked for {end}")
+        self.length = end
+
 
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention: every position attends to itself and the positions before it.
@@ -237,24 +287,25 @@ class CausalSelfAttention(nn.Module):
         Returns:
             Shape `(B, T, n_embd)`.
         """
-        B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
-        # (B, T, C) -> (B, n_head, T, head_dim): each head attends with its own slice of the width
-        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        B, T, C = x.size()  # batch, new positions, width (n_embd)
+        hs = C // self.n_head  # head size
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)  # each (B, T, C)
+        # each head attends with its own slice of the width
+        q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        v = v.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        past = 0 if cache is None else cache.length  # positions before these T
+        if cache is not None:
+            k, v = cache.update(layer, k, v)  # (B, nh, past + T, hs): the cached positions, then these
+        # The T queries are the last T of the past + T positions: query i sees keys 0 .. past + i
+        # (`causal_mask`). With nothing cached that is SDPA's own causal mask (is_causal, which lets it use its
+        # fastest kernels); a single new query sees every key, so it needs no mask at all.
+        mask = causal_mask(T, past + T, device=x.device) if past and T > 1 else None
         dropout_p = self.dropout if self.training else 0.0
-        if cache is None or cache.length == 0:
-            if cache is not None:
-                cache.update(layer, k, v)
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
-        else:
-            past = cache.length
-            k, v = cache.update(layer, k, v)
-            # the new queries are the last T of past + T positions: query i sees keys 0 .. past + i
-            mask = None if T == 1 else torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(past)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # the heads side by side again
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=past == 0
+        )  # (B, nh, T, hs)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C): the heads side by side again
         return self.resid_dropout(self.c_proj(y))
 
 
@@ -543,7 +594,7 @@ class GPT(nn.Module):
         for layer, block in enumerate(self.transformer.h):
             x = block(x, cache, layer)
         if cache is not None:
-            cache.length += idx.size(1)
+            cache.advance(idx.size(1))
         return self.transformer.ln_f(x)
 
     def _check_idx(self, idx: torch.Tensor, any_length: bool = False) -> None:
