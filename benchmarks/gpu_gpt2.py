@@ -11,7 +11,7 @@ count without the position embedding, L the layers, H the heads, Q the head widt
 second term is the attention's score and weighted-sum matrix multiplies. The default peak, 989e12 FLOP/s, is
 the H100 SXM's dense bf16 figure from NVIDIA's data sheet; pass `--peak-flops` for another card.
 
-`--baseline` also times the nanoGPT-style model of `benchmarks/train_step.py` at the same shape, in the same
+`--baseline` also times the nanoGPT-style model of `benchmarks/nanogpt.py` at the same shape, in the same
 process, and prints the ratio. `--smoke` runs a tiny shape on the CPU for a few steps, to check that the script
 works on a machine without a GPU (its MFU means nothing).
 
@@ -24,9 +24,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import torch
+from nanogpt import NanoGPT
 
 from llmguide.device import autocast, synchronize
 from llmguide.model import GPT, GPTConfig
@@ -128,9 +128,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'model':<26}{'ms/step':>9}{'tokens/s':>12}{'MFU':>8}{'warm-up s':>11}{'loss':>8}")
     models: dict[str, type[torch.nn.Module]] = {"llmguide GPT": GPT}
     if args.baseline:
-        sys.path.insert(0, str(Path(__file__).parent))
-        from train_step import NanoGPT
-
         models = {"nanoGPT-style": NanoGPT, **models}
     rates = {}
     for mode in args.modes:

@@ -7,7 +7,7 @@ each seed given and prints the accuracy at every distance, so that the page's as
 seeds other than the page's own. It then trains the LSTM on the distance-64 question alone (one token to keep
 instead of 64), which the chapter mentions.
 
-    .venv/bin/python benchmarks/recall_seeds.py --seeds 0 1 2
+    .venv/bin/python experiments/recall_seeds.py --seeds 0 1 2
 """
 
 from __future__ import annotations
