@@ -14,6 +14,8 @@ Each module has one job and is imported by the chapter that explains it:
 - `llmguide.scaling`: training FLOPs and the Chinchilla scaling laws.
 - `llmguide.prompts`: zero-shot and few-shot prompt builders (plain strings, no torch).
 - `llmguide.figures`: saving the figures the pages draw.
+- `llmguide.validate`: the argument checks every public function uses (TypeError for the wrong kind of value,
+  ValueError for the wrong range).
 - `llmguide.cli`: the `llmguide` command.
 
 Importing `llmguide` itself is cheap; import the submodule you need.
