@@ -67,6 +67,7 @@ def _run(args: list[str], tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Path) -> None:
     pytest.importorskip("torch.distributed")
     import torch.distributed

@@ -228,6 +228,7 @@ def test_loss_at_init_is_close_to_log_vocab() -> None:
     assert abs(loss.item() - math.log(256)) < 0.1
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_a_fixed_batch() -> None:
     model = tiny_model()
     idx = torch.randint(0, 64, (4, 16), generator=torch.Generator().manual_seed(7))

@@ -30,6 +30,7 @@ LAUNCHER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_timeout_ends_the_whole_tree_and_says_it_timed_out(tmp_path: Path) -> None:
     pid_file = tmp_path / "worker.pid"
     start = time.monotonic()

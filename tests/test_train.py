@@ -29,6 +29,7 @@ def data() -> TextData:
     return corpus_data(block_size=16)
 
 
+@pytest.mark.slow
 def test_two_runs_with_the_same_seed_are_bit_for_bit_identical(data: TextData) -> None:
     runs = []
     for _ in range(2):
@@ -42,6 +43,7 @@ def test_two_runs_with_the_same_seed_are_bit_for_bit_identical(data: TextData) -
     assert h3.train_loss != h1.train_loss  # another seed draws other batches
 
 
+@pytest.mark.slow
 def test_dropout_runs_are_reproducible_too(data: TextData) -> None:
     config = GPTConfig(block_size=16, n_layer=1, n_head=2, n_embd=16, dropout=0.2)
     a = train(_gpt(config=config), data, steps=5, batch_size=4, lr=1e-2, device="cpu")
@@ -68,6 +70,7 @@ def test_first_train_loss_is_the_untrained_models_loss_on_the_first_seeded_batch
     assert history.train_loss[0] == pytest.approx(loss.item(), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_untrained_loss_is_near_uniform_and_training_lowers_it(data: TextData) -> None:
     history = train(_gpt(), data, steps=40, batch_size=8, lr=1e-2, device="cpu")
     # GPT-2 init gives almost flat logits: cross-entropy close to ln(256), a uniform guess over bytes
@@ -85,6 +88,7 @@ def test_schedule_warms_up_linearly_then_follows_a_cosine() -> None:
     assert all(a > b for a, b in itertools.pairwise(decay)) and min(decay) > 0.2
 
 
+@pytest.mark.slow
 def test_history_lr_is_the_schedule(data: TextData) -> None:
     history = train(_gpt(), data, steps=20, batch_size=2, lr=1e-3, warmup_steps=5, device="cpu")
     expected = [lr_at(s, lr=1e-3, steps=20, warmup_steps=5, min_lr=1e-4) for s in range(20)]
@@ -149,6 +153,7 @@ def test_silent_unless_asked(data: TextData, capsys: pytest.CaptureFixture[str])
     assert "step 3/3" in err and err.endswith("\n")
 
 
+@pytest.mark.slow
 def test_an_lstm_trains_on_the_recall_task_through_the_same_loop() -> None:
     task = RecallTask(distances=(1,), n_symbols=4, seq_len=4, n_queries=2)
     torch.manual_seed(0)
