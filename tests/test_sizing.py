@@ -625,6 +625,11 @@ def test_unknown_preset_suggests_closest():
         get_model("bert")
 
 
+def test_get_model_wants_a_name():
+    with pytest.raises(TypeError, match=r"^name must be a preset name"):
+        get_model(7)
+
+
 def test_unsupported_model_type():
     with pytest.raises(TypeError, match="model must be"):
         param_count(3.5)

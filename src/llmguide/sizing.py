@@ -399,6 +399,7 @@ def get_model(name: str) -> ModelSpec:
         The preset's `ModelSpec`.
 
     Raises:
+        TypeError: `name` is not a string.
         ValueError: unknown name; the message suggests the closest names.
 
     For example:
@@ -410,6 +411,7 @@ def get_model(name: str) -> ModelSpec:
     #> 8
     ```
     """
+    check_instance("name", name, str, "a preset name (a str)")
     if name in MODELS:
         return MODELS[name]
     close = difflib.get_close_matches(str(name).lower(), list(MODELS), n=3, cutoff=0.5)
