@@ -17,7 +17,7 @@ appendix B); at this shape it is 15% above 6 N. The default peak, 989e12 FLOP/s,
 bf16 figure from NVIDIA's data sheet (the H200 has the same tensor-core rates); pass `--peak-flops` for
 another card.
 
-`--baseline` also times the nanoGPT-style model of `benchmarks/train_step.py` at the same shape, in the same
+`--baseline` also times the nanoGPT-style model of `benchmarks/nanogpt.py` at the same shape, in the same
 process, and prints the ratio. `--smoke` runs a tiny shape on the CPU for a few steps, to check that the script
 works on a machine without a GPU (its MFU means nothing).
 
@@ -35,6 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from nanogpt import NanoGPT
 
 from llmguide.device import autocast, synchronize
 from llmguide.model import GPT, GPTConfig
@@ -186,9 +187,6 @@ def main(argv: list[str] | None = None) -> int:
             )
     models: dict[str, type[torch.nn.Module]] = {"llmguide GPT": GPT}
     if args.baseline:
-        sys.path.insert(0, str(Path(__file__).parent))
-        from train_step import NanoGPT
-
         models = {"nanoGPT-style": NanoGPT, **models}
     rates = {}
     for multiple in args.pad_vocab_to:

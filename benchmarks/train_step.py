@@ -1,11 +1,11 @@
 """Training-step throughput of llmguide's GPT against a nanoGPT-style model of the same shape, on the CPU.
 
 One step = forward with loss, backward, AdamW step, on a batch of 16 sequences of 256 byte tokens (vocab 256),
-for n_layer=4, n_head=4, n_embd=128. The baseline below is the structure of Karpathy's nanoGPT `model.py`
-(MIT licence), written out here so that the comparison needs nothing else installed; both models get the same
-data and the same optimizer (nanoGPT's `configure_optimizers`: weight decay on matrices only, betas
-(0.9, 0.95)). The two models run in alternating rounds, so that load from other programs on the machine hits
-both alike; the table gives the median over rounds.
+for n_layer=4, n_head=4, n_embd=128. The baseline is the structure of Karpathy's nanoGPT `model.py` (MIT
+licence), in `benchmarks/nanogpt.py`; both models get the same data and the same optimizer (nanoGPT's
+`configure_optimizers`: weight decay on matrices only, betas (0.9, 0.95)). The two models run in alternating
+rounds, so that load from other programs on the machine hits both alike; the table gives the median over
+rounds.
 
     .venv/bin/python benchmarks/train_step.py            # the issue's shape
     .venv/bin/python benchmarks/train_step.py --rounds 3 --steps 2 --batch-size 4   # a quick check
@@ -14,135 +14,15 @@ both alike; the table gives the median over rounds.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 import time
 
 import torch
-import torch.nn.functional as F
+from nanogpt import NanoGPT, make_optimizer
 from torch import nn
 
 from llmguide.model import GPT, GPTConfig
-
-# ----------------------------------------------------------------------------------------------------------
-# The baseline: nanoGPT's model.py structure (LayerNorm with optional bias, fused QKV, SDPA flash attention,
-# 4x GELU MLP, pre-LN blocks, tied head, GPT-2 init with scaled residual projections).
-# ----------------------------------------------------------------------------------------------------------
-
-
-class LayerNorm(nn.Module):
-    def __init__(self, ndim: int, bias: bool) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(ndim))
-        self.bias = nn.Parameter(torch.zeros(ndim)) if bias else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, 1e-5)
-
-
-class NanoAttention(nn.Module):
-    def __init__(self, c: GPTConfig) -> None:
-        super().__init__()
-        self.c_attn = nn.Linear(c.n_embd, 3 * c.n_embd, bias=c.bias)
-        self.c_proj = nn.Linear(c.n_embd, c.n_embd, bias=c.bias)
-        self.attn_dropout = nn.Dropout(c.dropout)
-        self.resid_dropout = nn.Dropout(c.dropout)
-        self.n_head, self.n_embd, self.dropout = c.n_head, c.n_embd, c.dropout
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, T, C = x.size()
-        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
-        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=None, dropout_p=self.dropout if self.training else 0, is_causal=True
-        )
-        y = y.transpose(1, 2).contiguous().view(B, T, C)
-        return self.resid_dropout(self.c_proj(y))
-
-
-class NanoMLP(nn.Module):
-    def __init__(self, c: GPTConfig) -> None:
-        super().__init__()
-        self.c_fc = nn.Linear(c.n_embd, 4 * c.n_embd, bias=c.bias)
-        self.gelu = nn.GELU()
-        self.c_proj = nn.Linear(4 * c.n_embd, c.n_embd, bias=c.bias)
-        self.dropout = nn.Dropout(c.dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
-
-
-class NanoBlock(nn.Module):
-    def __init__(self, c: GPTConfig) -> None:
-        super().__init__()
-        self.ln_1 = LayerNorm(c.n_embd, bias=c.bias)
-        self.attn = NanoAttention(c)
-        self.ln_2 = LayerNorm(c.n_embd, bias=c.bias)
-        self.mlp = NanoMLP(c)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x))
-        return x + self.mlp(self.ln_2(x))
-
-
-class NanoGPT(nn.Module):
-    def __init__(self, c: GPTConfig) -> None:
-        super().__init__()
-        self.config = c
-        self.transformer = nn.ModuleDict(
-            dict(
-                wte=nn.Embedding(c.vocab_size, c.n_embd),
-                wpe=nn.Embedding(c.block_size, c.n_embd),
-                drop=nn.Dropout(c.dropout),
-                h=nn.ModuleList([NanoBlock(c) for _ in range(c.n_layer)]),
-                ln_f=LayerNorm(c.n_embd, bias=c.bias),
-            )
-        )
-        self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
-        self.transformer.wte.weight = self.lm_head.weight
-        self.apply(self._init_weights)
-        for pn, p in self.named_parameters():
-            if pn.endswith("c_proj.weight"):
-                torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
-
-    def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
-            if module.bias is not None:
-                torch.nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
-
-    def forward(
-        self, idx: torch.Tensor, targets: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        _, t = idx.size()
-        pos = torch.arange(0, t, dtype=torch.long, device=idx.device)
-        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
-        for block in self.transformer.h:
-            x = block(x)
-        x = self.transformer.ln_f(x)
-        logits = self.lm_head(x)
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
-        return logits, loss
-
-
-# ----------------------------------------------------------------------------------------------------------
-# The measurement
-# ----------------------------------------------------------------------------------------------------------
-
-
-def make_optimizer(model: nn.Module, lr: float = 6e-4, fused: bool = False) -> torch.optim.Optimizer:
-    """nanoGPT's configure_optimizers: decay 2-D tensors (matrices, embeddings), not biases and norms."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), fused=fused or None)
 
 
 def time_steps(

@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from llmguide.cli import main
 from llmguide.scaling import compute_optimal
 
 
@@ -21,9 +20,14 @@ def _rows(out: str) -> dict[str, list[float]]:
     return rows
 
 
-def test_flops(capsys):
-    assert main(["chinchilla", "--flops", "1e21"]) == 0
-    out = capsys.readouterr().out
+def run(cli, *argv: str) -> str:
+    result = cli("chinchilla", *argv)
+    assert result.status == 0, result.err
+    return result.out
+
+
+def test_flops(cli):
+    out = run(cli, "--flops", "1e21")
     assert out.splitlines()[0] == "Budget: 1.00e+21 FLOPs"
     rows = _rows(out)
     assert list(rows) == ["20 tokens/param", "Hoffmann 2022 (A3)", "Besiroglu 2024 (refit)"]
@@ -35,17 +39,15 @@ def test_flops(capsys):
     assert rows["Besiroglu 2024 (refit)"][:2] == pytest.approx([n_fit, d_fit], rel=5e-3)
 
 
-def test_params(capsys):
-    assert main(["chinchilla", "--params", "7e9"]) == 0
-    rows = _rows(capsys.readouterr().out)
+def test_params(cli):
+    rows = _rows(run(cli, "--params", "7e9"))
     assert rows["20 tokens/param"] == pytest.approx([7e9, 1.4e11, 20.0, 5.88e21], rel=5e-3)
     for n, _, _, _ in rows.values():
         assert n == 7e9
 
 
-def test_hardware_budget(capsys):
-    assert main(["chinchilla", "--gpus", "8", "--hours", "24", "--gpu", "h100", "--mfu", "0.4"]) == 0
-    out = capsys.readouterr().out
+def test_hardware_budget(cli):
+    out = run(cli, "--gpus", "8", "--hours", "24", "--gpu", "h100", "--mfu", "0.4")
     expected = 8 * 24 * 3600 * 989e12 * 0.4
     assert out.splitlines()[0].startswith("Budget: 8 x h100 (989 TFLOP/s peak) for 24 h at 40% MFU = ")
     assert float(out.splitlines()[0].split("= ")[1].split()[0]) == pytest.approx(expected, rel=5e-3)
@@ -53,9 +55,8 @@ def test_hardware_budget(capsys):
         assert row[3] == pytest.approx(expected, rel=5e-3)
 
 
-def test_time_column_with_params(capsys):
-    assert main(["chinchilla", "--params", "7e9", "--gpus", "8", "--gpu", "h100"]) == 0
-    out = capsys.readouterr().out
+def test_time_column_with_params(cli):
+    out = run(cli, "--params", "7e9", "--gpus", "8", "--gpu", "h100")
     assert out.splitlines()[1].split()[-1] == "hours"
     # 6 * 7e9 * 140e9 FLOPs / (8 * 989e12 * 0.4 FLOP/s) / 3600 s/h = 516 h
     assert _rows(out)["20 tokens/param"][-1] == 516
@@ -75,24 +76,32 @@ def test_console_script_runs():
     ("argv", "message"),
     [
         ([], "give one of --flops, --params or --hours"),
+        # values too large for a float: the example, and the other inputs that can overflow
+        (["--params", "1e300"], "--params is too large: computing the compute-optimal token count overflows"),
+        (["--params", "inf"], "--params must be a finite number > 0"),
+        (["--flops", "1e309"], "--flops must be a finite number > 0"),
+        (["--gpus", "8", "--hours", "1e300", "--gpu", "h100"], "--gpus or --hours is too large"),
+        (["--gpus", "8", "--hours", "24", "--gpu", "inf"], "--gpu (peak FLOP/s) must be a finite number > 0"),
+        (["--gpus", "8", "--hours", "24", "--gpu", "nan"], "--gpu (peak FLOP/s) must be a finite number > 0"),
         (["--flops=-1e21"], "--flops must be a finite number > 0"),
         (["--flops", "nan"], "--flops must be a finite number > 0"),
         (["--params", "0"], "--params must be a finite number > 0"),
         (["--hours", "24"], "--hours needs --gpus and --gpu"),
         (["--gpus", "8", "--hours", "-3", "--gpu", "h100"], "--hours must be a finite number > 0"),
-        (["--gpus", "8", "--hours", "24", "--gpu", "h900"], "unknown gpu 'h900'; known: h100"),
+        (["--gpus", "8", "--hours", "24", "--gpu", "h900"], "unknown --gpu 'h900'; known: h100"),
         (["--gpus", "8", "--hours", "24", "--gpu", "h100", "--mfu", "1.5"], r"--mfu must be in (0, 1]"),
         (["--gpus", "8", "--hours", "24", "--gpu", "h100", "--mfu", "0"], r"--mfu must be in (0, 1]"),
         (["--gpus", "0", "--hours", "24", "--gpu", "h100"], "--gpus must be a whole number >= 1"),
+        (["--gpus", "8", "--hours", "24", "--gpu", "h100", "--mfu", "nan"], r"--mfu must be in (0, 1]"),
         (["--gpus", "8", "--hours", "24"], "--gpus and --gpu go together"),
         (["--flops", "1e21", "--params", "7e9"], "not allowed with argument"),
         (["--flops", "lots"], "invalid float value"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(capsys, argv, message):
-    with pytest.raises(SystemExit) as exc:
-        main(["chinchilla", *argv])
-    assert exc.value.code == 2
-    err = capsys.readouterr().err
-    assert message in err
-    assert "Traceback" not in err
+def test_bad_input_exits_2_with_one_line(cli, argv, message):
+    result = cli("chinchilla", *argv)
+    assert result.status == 2
+    line = result.fails_naming("--")
+    assert line.startswith("llmguide chinchilla: error: ")
+    assert message in line
+    assert result.out == ""  # nothing is printed before the error: no half table

@@ -8,21 +8,11 @@ import sys
 
 import pytest
 
-from llmguide.cli import main
 
-
-def run(capsys, *argv: str) -> str:
-    assert main(["memory", *argv]) == 0
-    return capsys.readouterr().out
-
-
-def fails(capsys, *argv: str) -> str:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["memory", *argv])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err
+def run(cli, *argv: str) -> str:
+    result = cli("memory", *argv)
+    assert result.status == 0, result.err
+    return result.out
 
 
 def row(out: str, label: str) -> list[str]:
@@ -30,8 +20,8 @@ def row(out: str, label: str) -> list[str]:
     return line[len(label) :].split()
 
 
-def test_serving_llama_2_7b_bf16(capsys):
-    out = run(capsys, "llama-2-7b", "--dtype", "bf16")
+def test_serving_llama_2_7b_bf16(cli):
+    out = run(cli, "llama-2-7b", "--dtype", "bf16")
     assert "6,738,415,616 parameters" in out
     assert "GB" in out and "GiB" in out
     n = 6_738_415_616
@@ -40,13 +30,13 @@ def test_serving_llama_2_7b_bf16(capsys):
     assert row(out, "KV cache") == [f"{2**31 / 1e9:.2f}", "2.00"]
 
 
-def test_serving_int4_halves_a_byte(capsys):
-    out = run(capsys, "llama-2-70b", "--dtype", "int4", "--seq-len", "1")
+def test_serving_int4_halves_a_byte(cli):
+    out = run(cli, "llama-2-70b", "--dtype", "int4", "--seq-len", "1")
     assert row(out, "weights")[0] == f"{68_976_648_192 / 2 / 1e9:.2f}"
 
 
-def test_training_llama_2_70b_zero3_on_8(capsys):
-    out = run(capsys, "llama-2-70b", "--train", "--gpus", "8", "--zero", "3", "--gpu-memory", "80GB")
+def test_training_llama_2_70b_zero3_on_8(cli):
+    out = run(cli, "llama-2-70b", "--train", "--gpus", "8", "--zero", "3", "--gpu-memory", "80GB")
     n = 68_976_648_192
     assert row(out, "weights")[0] == f"{2 * n / 8 / 1e9:.2f}"
     assert row(out, "gradients")[0] == f"{2 * n / 8 / 1e9:.2f}"
@@ -55,9 +45,9 @@ def test_training_llama_2_70b_zero3_on_8(capsys):
     assert "does not fit on any number of GPUs" in out  # 4096-token activations without recomputation
 
 
-def test_training_fits_with_checkpointing(capsys):
+def test_training_fits_with_checkpointing(cli):
     out = run(
-        capsys,
+        cli,
         "llama-2-70b",
         "--train",
         "--gpus",
@@ -79,82 +69,95 @@ def test_training_fits_with_checkpointing(capsys):
     assert f"smallest number of 80.00 GB GPUs at ZeRO stage 3: {need}" in out
 
 
-def test_custom_params(capsys):
-    out = run(capsys, "--params", "7e9", "--train")
+def test_custom_params(cli):
+    out = run(cli, "--params", "7e9", "--train")
     assert "a model of 7,000,000,000 parameters" in out
     assert row(out, "total")[0] == "112.00"  # 16 bytes per parameter
     assert "activations need the model's shape" in out
 
 
-def test_custom_shape_reproduces_llama_3_8b(capsys):
+def test_custom_shape_reproduces_llama_3_8b(cli):
     flags = (
         "--layers 32 --hidden 4096 --heads 32 --kv-heads 8 --vocab 128256 --intermediate 14336 --seq-len 8192"
     )
-    out = run(capsys, *flags.split())
+    out = run(cli, *flags.split())
     assert "8,030,261,248 parameters" in out
     assert row(out, "KV cache")[1] == "1.00"  # 8192 tokens x 2 x 32 x 8 x 128 x 2 bytes = 1 GiB
 
 
-def test_custom_shape_tied_reproduces_llama_3_2_1b(capsys):
+def test_custom_shape_tied_reproduces_llama_3_2_1b(cli):
     # meta-llama/Llama-3.2-1B config.json: 16 layers, 2048 wide, 32 heads, 8 kv heads, 8192 MLP, tied head
     flags = "--layers 16 --hidden 2048 --heads 32 --kv-heads 8 --vocab 128256 --intermediate 8192 --seq-len 8"
-    assert "1,498,482,688 parameters" in run(capsys, *flags.split())  # untied by default for llama
-    assert "1,235,814,400 parameters" in run(capsys, *flags.split(), "--tied")
+    assert "1,498,482,688 parameters" in run(cli, *flags.split())  # untied by default for llama
+    assert "1,235,814,400 parameters" in run(cli, *flags.split(), "--tied")
 
 
-def test_custom_gpt2_shape(capsys):
-    out = run(capsys, *"--arch gpt2 --layers 12 --hidden 768 --heads 12 --vocab 50257 --context 1024".split())
+def test_custom_gpt2_shape(cli):
+    out = run(cli, *"--arch gpt2 --layers 12 --hidden 768 --heads 12 --vocab 50257 --context 1024".split())
     assert "124,439,808 parameters" in out
 
 
-def test_list(capsys):
-    out = run(capsys, "--list")
+def test_list(cli):
+    out = run(cli, "--list")
     assert "llama-3-8b" in out and "8,030,261,248" in out and "gpt3-175b" in out
 
 
-def test_gpu_memory_for_serving(capsys):
-    out = run(capsys, "llama-2-70b", "--seq-len", "4096", "--gpu-memory", "80GB")
+def test_gpu_memory_for_serving(cli):
+    out = run(cli, "llama-2-70b", "--seq-len", "4096", "--gpu-memory", "80GB")
     assert "on one 80.00 GB GPU: does not fit" in out
-    out = run(capsys, "llama-2-7b", "--seq-len", "4096", "--gpu-memory", "24GiB")
+    out = run(cli, "llama-2-7b", "--seq-len", "4096", "--gpu-memory", "24GiB")
     assert "fits" in out and "does not fit" not in out
 
 
 SHAPE = "--layers 2 --hidden 64 --heads 4 --vocab 10"
+CUSTOM = f"{SHAPE} --intermediate 8 --context 8"
 
 
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("argv", "flag", "message"),
     [
-        ("lama-2-7b", "did you mean 'llama-2-7b'"),
-        ("llama-2-7b --dtype fp64", "unknown dtype 'fp64'; valid: fp32, fp16, bf16, fp8, int8, int4"),
-        ("gpt2 --train --precision half", "unknown precision 'half'; valid: mixed, fp32"),
-        ("gpt2 --train --optimizer adam", "unknown optimizer 'adam'; valid:"),
-        ("gpt2 --train --zero 4", "zero_stage must be 0, 1, 2 or 3"),
-        ("gpt2 --train --gpus 0", "n_gpus must be an integer >= 1"),
-        ("gpt2 --batch-size 0", "batch_size must be an integer >= 1"),
-        ("gpt2 --seq-len -3", "seq_len must be an integer >= 1"),
-        ("gpt2 --gpu-memory lots", "size must look like"),
-        ("gpt2 --gpu-memory 80XB", "unknown size unit"),
-        ("", "give exactly one of a preset name, --params or the shape flags"),
-        ("gpt2 --params 7e9", "give exactly one"),
-        ("--params seven", "--params must be a number"),
-        ("--params 0", "--params must be a whole number >= 1"),
-        ("--params 7.5", "--params must be a whole number >= 1"),
-        ("--layers 2 --hidden 64", "a custom shape needs --heads, --vocab"),
-        (f"{SHAPE} --intermediate 8", "needs --context or --seq-len"),
-        (f"{SHAPE} --context 8", "intermediate_size is required"),
-        (f"{SHAPE} --intermediate 8 --context 8 --heads 5", "n_embd (64) must be divisible by n_head (5)"),
-        (f"{SHAPE} --intermediate 8 --context 8 --kv-heads 3", "n_kv_head (3) must divide n_head (4)"),
-        (f"{SHAPE} --intermediate 8 --context 8 --layers 0", "n_layer must be an integer >= 1"),
-        (f"{SHAPE} --context 8 --arch bert", "unknown arch 'bert'"),
-        ("gpt2 --seq-len 2048", "exceeds the context_length of 'gpt2' (1024)"),
+        # too large for a float: the two examples
+        ("gpt2 --gpu-memory 1e400GB", "--gpu-memory", "--gpu-memory: size '1e400GB' is too large"),
+        ("--params inf", "--params", "--params must be a finite number such as 7e9, got 'inf'"),
+        ("--params nan", "--params", "--params must be a finite number such as 7e9, got 'nan'"),
+        ("lama-2-7b", "model", "did you mean 'llama-2-7b'"),
+        (
+            "llama-2-7b --dtype fp64",
+            "--dtype",
+            "unknown --dtype 'fp64'; valid: fp32, fp16, bf16, fp8, int8, int4",
+        ),
+        ("gpt2 --train --precision half", "--precision", "unknown --precision 'half'; valid: mixed, fp32"),
+        ("gpt2 --train --optimizer adam", "--optimizer", "unknown --optimizer 'adam'; valid:"),
+        ("gpt2 --train --zero 4", "--zero", "--zero must be an integer in [0, 3]"),
+        ("gpt2 --train --gpus 0", "--gpus", "--gpus must be an integer >= 1"),
+        ("gpt2 --batch-size 0", "--batch-size", "--batch-size must be an integer >= 1"),
+        ("gpt2 --seq-len -3", "--seq-len", "--seq-len must be an integer >= 1"),
+        ("gpt2 --gpu-memory lots", "--gpu-memory", "--gpu-memory: size must look like"),
+        ("gpt2 --gpu-memory 80XB", "--gpu-memory", "--gpu-memory: unknown size unit"),
+        ("", "--params", "give exactly one of a preset name, --params or the shape flags"),
+        ("gpt2 --params 7e9", "--params", "give exactly one"),
+        ("--params seven", "--params", "--params must be a number"),
+        ("--params 0", "--params", "--params must be a whole number >= 1"),
+        ("--params 7.5", "--params", "--params must be a whole number >= 1"),
+        ("--layers 2 --hidden 64", "--heads", "a custom shape needs --heads, --vocab"),
+        (f"{SHAPE} --intermediate 8", "--context", "needs --context or --seq-len"),
+        (f"{SHAPE} --context 8", "--intermediate", "--intermediate is required for --arch='llama'"),
+        (f"{CUSTOM} --heads 5", "--hidden", "--hidden (64) must be divisible by --heads (5)"),
+        (f"{CUSTOM} --kv-heads 3", "--kv-heads", "--kv-heads (3) must divide --heads (4)"),
+        (f"{CUSTOM} --layers 0", "--layers", "--layers must be an integer >= 1"),
+        (f"{CUSTOM} --vocab 0", "--vocab", "--vocab must be an integer >= 1"),
+        (f"{SHAPE} --intermediate 8 --context 0", "--context", "--context must be an integer >= 1"),
+        (f"{SHAPE} --context 8 --arch bert", "--arch", "unknown --arch 'bert'"),
+        ("gpt2 --seq-len 2048", "--seq-len", "--seq-len (2048) exceeds the context length of 'gpt2' (1024)"),
+        ("gpt2 --dtype", "--dtype", "expected one argument"),  # argparse's own errors: one line too
     ],
 )
-def test_bad_input(capsys, argv, message):
-    err = fails(capsys, *argv.split())
-    assert err.startswith("llmguide memory: error:")
-    assert message in err
-    assert len(err.strip().splitlines()) == 1
+def test_bad_input(cli, argv, flag, message):
+    result = cli("memory", *argv.split())
+    assert result.status == 2
+    line = result.fails_naming(flag)
+    assert line.startswith("llmguide memory: error: ")
+    assert message in line
 
 
 def test_console_script_runs():

@@ -9,17 +9,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmguide.data import (
-    IGNORE_INDEX,
-    VOCAB_SIZE,
-    RecallTask,
-    TextData,
-    corpus_data,
-    decode,
-    encode,
-    load_corpus,
-    split_tokens,
-)
+from llmguide.data import VOCAB_SIZE, TextData, corpus_data, decode, encode, load_corpus, split_tokens
+from llmguide.model import IGNORE_INDEX
+from llmguide.tasks import RecallTask
 
 # ---------------------------------------------------------------- tokenizer
 
@@ -59,6 +51,21 @@ def test_decode_rejects_ids_outside_the_vocabulary(ids: list[int]) -> None:
         decode(ids)
 
 
+@pytest.mark.parametrize("ids", [[72.9], [72, 105.0], [True], torch.tensor([72.9]), ["H"], "Hi", None])
+def test_decode_refuses_what_is_not_integer_ids_instead_of_truncating(ids: object) -> None:
+    # decode([72.9]) used to give "H": int() truncated the float silently
+    with pytest.raises(TypeError, match=r"^ids must"):
+        decode(ids)  # type: ignore[arg-type]
+
+
+def test_decode_accepts_numpy_and_small_integer_tensors() -> None:
+    import numpy as np
+
+    assert decode(np.array([72, 105])) == "Hi"
+    assert decode(torch.tensor([72, 105], dtype=torch.uint8)) == "Hi"
+    assert decode(iter([72, 105])) == "Hi"
+
+
 def test_decode_rejects_a_2d_tensor() -> None:
     with pytest.raises(ValueError, match="ids"):
         decode(torch.zeros(2, 3, dtype=torch.long))
@@ -68,7 +75,7 @@ def test_decode_rejects_a_2d_tensor() -> None:
 
 
 def test_corpus_is_shipped_in_the_package_with_its_licence_note() -> None:
-    folder = resources.files("llmguide").joinpath("data")
+    folder = resources.files("llmguide").joinpath("corpus")
     readme = folder.joinpath("README.md").read_text(encoding="utf-8")
     assert "MIT" in readme and "Source" in readme
     text = load_corpus()
@@ -154,15 +161,19 @@ def test_data_shorter_than_a_window_is_rejected() -> None:
         corpus_data(block_size=10_000_000)
 
 
-@pytest.mark.parametrize("block_size", [0, -3, 2.5, True])
-def test_block_size_must_be_a_positive_integer(block_size: object) -> None:
-    with pytest.raises(ValueError, match="block_size"):
+@pytest.mark.parametrize(
+    ("block_size", "error"), [(0, ValueError), (-3, ValueError), (2.5, TypeError), (True, TypeError)]
+)
+def test_block_size_must_be_a_positive_integer(block_size: object, error: type) -> None:
+    with pytest.raises(error, match="block_size"):
         TextData(train=torch.arange(100), val=torch.arange(100), block_size=block_size)  # type: ignore[arg-type]
 
 
 def test_tokens_must_be_1d_int64() -> None:
-    with pytest.raises(ValueError, match="train"):
+    with pytest.raises(TypeError, match="train"):
         TextData(train=torch.zeros(100), val=torch.arange(100), block_size=4)
+    with pytest.raises(TypeError, match="train"):
+        TextData(train=list(range(100)), val=torch.arange(100), block_size=4)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="val"):
         TextData(train=torch.arange(100), val=torch.zeros(2, 50, dtype=torch.long), block_size=4)
 
@@ -172,9 +183,11 @@ def test_get_batch_rejects_bad_arguments() -> None:
     g = torch.Generator()
     with pytest.raises(ValueError, match="split"):
         data.get_batch("test", 4, generator=g)
-    for bad in (0, -1, 1.5):
+    for bad in (0, -1):
         with pytest.raises(ValueError, match="batch_size"):
-            data.get_batch("train", bad, generator=g)  # type: ignore[arg-type]
+            data.get_batch("train", bad, generator=g)
+    with pytest.raises(TypeError, match="batch_size"):
+        data.get_batch("train", 1.5, generator=g)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="generator"):
         data.get_batch("train", 4, generator=0)  # type: ignore[arg-type]
 

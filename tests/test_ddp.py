@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from processes import run_bounded
 
 STEPS = 8
 GLOBAL_BATCH = 8
@@ -61,12 +61,13 @@ def _run(args: list[str], tmp_path: Path) -> None:
         k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR")
     }
     env["OMP_NUM_THREADS"] = "1"
-    result = subprocess.run(
-        [sys.executable, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
-    )
+    # on timeout this ends torchrun and its workers (which run in sessions of their own) and fails the test
+    # saying so, instead of leaving an orphaned worker behind (tests/processes.py)
+    result = run_bounded([sys.executable, *args], timeout=120, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Path) -> None:
     pytest.importorskip("torch.distributed")
     import torch.distributed

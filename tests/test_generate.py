@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from pathlib import Path
 
 import pytest
 import torch
 
 from llmguide.checkpoint import save_checkpoint
-from llmguide.cli import main
 from llmguide.model import GPT, GPTConfig, KVCache
 from llmguide.sampling import sample
 
@@ -145,9 +145,21 @@ def test_int32_prompts_keep_their_dtype() -> None:
         (torch.tensor([[1, 64]]), 3, ValueError, "vocab_size"),
         (torch.tensor([[-1]]), 3, ValueError, "vocab_size"),
         (torch.tensor([[1.0]]), 3, TypeError, "idx"),
+        (
+            torch.tensor([[1]], dtype=torch.uint8),
+            3,
+            TypeError,
+            "idx must be a tensor of dtype int64 or int32",
+        ),
+        (
+            torch.tensor([[1]], dtype=torch.int16),
+            3,
+            TypeError,
+            "idx must be a tensor of dtype int64 or int32",
+        ),
         (torch.tensor([[1]]), -1, ValueError, "max_new_tokens"),
-        (torch.tensor([[1]]), 2.0, ValueError, "max_new_tokens"),
-        (torch.tensor([[1]]), True, ValueError, "max_new_tokens"),
+        (torch.tensor([[1]]), 2.0, TypeError, "max_new_tokens"),
+        (torch.tensor([[1]]), True, TypeError, "max_new_tokens"),
     ],
 )
 def test_generate_rejects_bad_input(
@@ -155,6 +167,25 @@ def test_generate_rejects_bad_input(
 ) -> None:
     with pytest.raises(error, match=pattern):
         random_model().generate(idx, n)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "pattern"),
+    [
+        (dict(temperature=-5), ValueError, "temperature"),
+        (dict(temperature="hot"), TypeError, "temperature"),
+        (dict(top_p=0.0), ValueError, "top_p"),
+        (dict(top_k=2.0), TypeError, "top_k"),
+        (dict(min_p=2), ValueError, "min_p"),
+        (dict(generator=0), TypeError, "generator"),
+        (dict(use_cache="yes"), TypeError, "use_cache"),
+    ],
+)
+def test_sampling_arguments_are_checked_up_front_even_for_zero_new_tokens(
+    options: dict, error: type[Exception], pattern: str
+) -> None:
+    with pytest.raises(error, match=f"^{pattern}"):
+        random_model().generate(prompt(1, 2), 0, **options)
 
 
 def test_bad_sampling_arguments_are_reported_by_sample() -> None:
@@ -176,18 +207,7 @@ def byte_checkpoint(tmp_path: Path) -> tuple[GPT, Path]:
     return model.eval(), save_checkpoint(tmp_path / "bytes.pt", model)
 
 
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        status = main(argv)
-    except SystemExit as exit_:
-        status = int(exit_.code or 0)
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def test_cli_greedy_output_is_the_models_greedy_continuation(
-    byte_checkpoint: tuple[GPT, Path], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_greedy_output_is_the_models_greedy_continuation(byte_checkpoint: tuple[GPT, Path], cli) -> None:
     model, path = byte_checkpoint
     argv = [
         "generate",
@@ -200,61 +220,86 @@ def test_cli_greedy_output_is_the_models_greedy_continuation(
         "--temperature",
         "0",
     ]
-    status, out, _ = run_cli([*argv, "--device", "cpu"], capsys)
+    status, out, _ = astuple(cli(*argv, "--device", "cpu"))
     expected = model.generate(torch.tensor([list(b"Hi")]), 40, temperature=0)[0]  # past block_size too
     assert status == 0
     assert out == bytes(expected.tolist()).decode("utf-8", errors="replace") + "\n"
     assert out.startswith("Hi")
 
 
-def test_cli_seed_makes_sampling_reproducible(
-    byte_checkpoint: tuple[GPT, Path], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_seed_makes_sampling_reproducible(byte_checkpoint: tuple[GPT, Path], cli) -> None:
     _, path = byte_checkpoint
     base = ["generate", "--checkpoint", str(path), "--prompt", "é", "--max-new-tokens", "20", "--top-k", "50"]
-    first = run_cli([*base, "--seed", "1"], capsys)
-    again = run_cli([*base, "--seed", "1"], capsys)
-    other = run_cli(
-        [*base, "--seed", "2", "--top-p", "0.9", "--min-p", "0.01", "--temperature", "1.2"], capsys
-    )
+    first = astuple(cli(*base, "--seed", "1"))
+    again = astuple(cli(*base, "--seed", "1"))
+    other = astuple(cli(*base, "--seed", "2", "--top-p", "0.9", "--min-p", "0.01", "--temperature", "1.2"))
     assert first[0] == again[0] == other[0] == 0
     assert first[1] == again[1]
     assert first[1] != other[1]
 
 
 @pytest.mark.parametrize(
-    ("extra", "message"),
+    ("extra", "flag"),
     [
         (["--prompt", ""], "--prompt"),
         (["--max-new-tokens", "-1"], "--max-new-tokens"),
-        (["--temperature", "-1"], "temperature"),
-        (["--top-p", "1.5"], "top_p"),
-        (["--device", "tpu"], "device"),
+        (["--temperature", "-1"], "--temperature"),
+        (["--temperature", "nan"], "--temperature"),
+        # checked once, up front: the example (it used to succeed, generating nothing)
+        (["--temperature", "-5", "--max-new-tokens", "0"], "--temperature"),
+        (["--top-p", "1.5"], "--top-p"),
+        (["--top-p", "0", "--max-new-tokens", "0"], "--top-p"),
+        (["--top-k", "0"], "--top-k"),
+        (["--min-p", "-1"], "--min-p"),
+        (["--seed", "-1"], "--seed"),
+        (["--seed", str(2**64)], "--seed"),
+        (["--device", "tpu"], "--device"),
+        (["--prompt", "\udcff"], "--prompt"),  # an undecodable argv byte (surrogateescape) is no UTF-8
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(
-    byte_checkpoint: tuple[GPT, Path], capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+    byte_checkpoint: tuple[GPT, Path], cli, extra: list[str], flag: str
 ) -> None:
     _, path = byte_checkpoint
-    status, out, err = run_cli(["generate", "--checkpoint", str(path), "--prompt", "a", *extra], capsys)
-    assert status == 2
-    assert out == ""
-    assert message in err
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1
+    result = cli("generate", "--checkpoint", str(path), "--prompt", "a", *extra)
+    assert result.status == 2
+    assert result.out == ""
+    result.fails_naming(flag)
 
 
-def test_cli_missing_or_foreign_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    status, _, err = run_cli(["generate", "--checkpoint", str(tmp_path / "nope.pt"), "--prompt", "a"], capsys)
-    assert status == 2
-    assert "--checkpoint" in err
-    assert "no checkpoint file" in err
+def test_cli_missing_or_foreign_checkpoint(tmp_path: Path, cli) -> None:
+    result = cli("generate", "--checkpoint", str(tmp_path / "nope.pt"), "--prompt", "a")
+    assert result.status == 2
+    assert "no checkpoint file" in result.fails_naming("--checkpoint")
     path = save_checkpoint(
         tmp_path / "v64.pt", GPT(GPTConfig(vocab_size=64, block_size=8, n_layer=1, n_embd=16))
     )
-    status, _, err = run_cli(["generate", "--checkpoint", str(path), "--prompt", "a"], capsys)
-    assert status == 2
-    assert "vocab_size=64" in err
+    result = cli("generate", "--checkpoint", str(path), "--prompt", "a")
+    assert result.status == 2
+    assert "vocab_size=64" in result.fails_naming("--checkpoint")
+
+
+def _write_hostile(path: Path, config: dict, state_dict: dict) -> Path:
+    torch.save({"format": "llmguide-gpt", "version": 1, "config": config, "state_dict": state_dict}, path)
+    return path
+
+
+def test_cli_refuses_hostile_checkpoints_in_one_line(tmp_path: Path, cli) -> None:
+    config = dict(vocab_size=2**40, block_size=32, n_layer=2, n_head=2, n_embd=32, dropout=0.0, bias=True)
+    huge = _write_hostile(tmp_path / "huge.pt", config, {})  # the example: 2**40 tokens, no weights
+    random_bytes = tmp_path / "random.pt"
+    random_bytes.write_bytes(bytes(range(256)) * 2)
+    pickled = tmp_path / "pickled.pt"
+    torch.save({"format": "llmguide-gpt", "x": Path("x")}, pickled)
+    for path, says in [
+        (huge, "do not fit its config"),
+        (random_bytes, "not a torch file"),
+        (pickled, "could run code"),
+    ]:
+        result = cli("generate", "--checkpoint", str(path), "--prompt", "a")
+        assert result.status == 2
+        line = result.fails_naming("--checkpoint")
+        assert says in line and "weights_only" not in line
 
 
 @pytest.mark.cuda

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-TARGETS = ["src", "tests", "benchmarks", "scripts", "conftest.py"]
+TARGETS = ["src", "tests", "benchmarks", "experiments", "scripts", "conftest.py"]
 
 
 def ruff() -> str:

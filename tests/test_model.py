@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from llmguide.model import GPT, GPTConfig, attention, attention_weights
+from llmguide.model import GPT, GPTConfig, KVCache, attention, attention_weights, causal_mask
 
 TINY = dict(vocab_size=64, block_size=16, n_layer=2, n_head=2, n_embd=32)
 
@@ -65,6 +65,32 @@ def test_attention_matches_sdpa(causal: bool) -> None:
     )
 
 
+@pytest.mark.parametrize(("T", "S"), [(1, 1), (4, 4), (1, 6), (3, 7)])
+def test_causal_mask_lets_query_i_see_keys_up_to_its_position(T: int, S: int) -> None:
+    # the T queries are the last T of S positions: query i is position S - T + i
+    expected = [[j <= S - T + i for j in range(S)] for i in range(T)]
+    assert causal_mask(T, S).tolist() == expected
+
+
+def test_causal_mask_refuses_more_queries_than_keys() -> None:
+    with pytest.raises(ValueError, match="S must be an integer >= 3"):
+        causal_mask(3, 2)
+    with pytest.raises(TypeError, match="T must be an integer"):
+        causal_mask(2.0, 4)
+
+
+def test_kv_cache_advance_counts_positions_and_refuses_to_overflow() -> None:
+    cache = KVCache(n_layer=2, max_len=5)
+    cache.advance(3)
+    cache.advance(0)
+    assert cache.length == 3
+    with pytest.raises(ValueError, match="at most 5 positions, asked for 6"):
+        cache.advance(3)
+    assert cache.length == 3  # unchanged by the refused call
+    with pytest.raises(ValueError, match="n must be an integer >= 0"):
+        cache.advance(-1)
+
+
 def test_attention_weights_are_causal_rows_summing_to_one() -> None:
     g = torch.Generator().manual_seed(2)
     w = attention_weights(torch.randn(6, 8, generator=g), torch.randn(6, 8, generator=g))
@@ -79,24 +105,24 @@ def test_attention_weights_are_causal_rows_summing_to_one() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("field", "value", "error"),
     [
-        ("vocab_size", 0),
-        ("block_size", -1),
-        ("n_layer", 0),
-        ("n_head", 0),
-        ("n_embd", 0),
-        ("n_embd", 32.0),
-        ("n_layer", True),
-        ("dropout", 1.0),
-        ("dropout", -0.1),
-        ("dropout", float("nan")),
-        ("dropout", "0.1"),
-        ("bias", 1),
+        ("vocab_size", 0, ValueError),
+        ("block_size", -1, ValueError),
+        ("n_layer", 0, ValueError),
+        ("n_head", 0, ValueError),
+        ("n_embd", 0, ValueError),
+        ("n_embd", 32.0, TypeError),  # the wrong kind: TypeError; the wrong range: ValueError
+        ("n_layer", True, TypeError),
+        ("dropout", 1.0, ValueError),
+        ("dropout", -0.1, ValueError),
+        ("dropout", float("nan"), ValueError),
+        ("dropout", "0.1", TypeError),
+        ("bias", 1, TypeError),
     ],
 )
-def test_config_rejects_bad_values_naming_the_field(field: str, value: object) -> None:
-    with pytest.raises(ValueError, match=field):
+def test_config_rejects_bad_values_naming_the_field(field: str, value: object, error: type) -> None:
+    with pytest.raises(error, match=f"^{field} must be"):
         GPTConfig(**{**TINY, field: value})
 
 
@@ -202,6 +228,7 @@ def test_loss_at_init_is_close_to_log_vocab() -> None:
     assert abs(loss.item() - math.log(256)) < 0.1
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_a_fixed_batch() -> None:
     model = tiny_model()
     idx = torch.randint(0, 64, (4, 16), generator=torch.Generator().manual_seed(7))
@@ -251,6 +278,35 @@ def test_forward_rejects_bad_targets() -> None:
         model(idx, torch.zeros(2, 5, dtype=torch.long))
     with pytest.raises(TypeError, match="targets"):
         model(idx, torch.zeros(2, 4))
+
+
+@pytest.mark.parametrize("bad", [64, 300, -5, -2])
+def test_targets_outside_the_vocabulary_are_refused_before_the_loss(bad: int) -> None:
+    # without the check, 300 and -5 end in an IndexError (or a device assert on CUDA) inside cross_entropy
+    model = tiny_model()  # vocab_size 64
+    idx = torch.zeros(1, 4, dtype=torch.long)
+    targets = torch.tensor([[1, 2, bad, -1]])
+    with pytest.raises(
+        ValueError, match=rf"^targets holds token ids outside \[0, vocab_size=64\).*e\.g\. {bad}$"
+    ):
+        model(idx, targets)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16])
+def test_small_integer_dtypes_are_a_type_error_naming_the_dtype(dtype: torch.dtype) -> None:
+    model = tiny_model()
+    with pytest.raises(TypeError, match=f"^idx must be a tensor of dtype int64 or int32.*{dtype}"):
+        model(torch.zeros(1, 4, dtype=dtype))
+    with pytest.raises(TypeError, match=f"^targets must be a tensor of dtype int64 or int32.*{dtype}"):
+        model(torch.zeros(1, 4, dtype=torch.long), torch.zeros(1, 4, dtype=dtype))
+
+
+def test_int32_targets_give_the_int64_loss() -> None:
+    model = tiny_model()
+    g = torch.Generator().manual_seed(11)
+    idx, targets = torch.randint(0, 64, (2, 2, 6), generator=g)
+    targets[0, 0] = -1
+    assert torch.equal(model(idx, targets.int())[1], model(idx, targets)[1])
 
 
 def test_forward_accepts_int32_ids_and_a_full_block() -> None:

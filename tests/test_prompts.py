@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from llmguide.model import GPT, GPTConfig
-from llmguide.prompts import Episode, ParityEpisodes, few_shot, zero_shot
+from llmguide.prompts import few_shot, zero_shot
+from llmguide.tasks import Episode, ParityEpisodes
 
 # The two prompts of the notes (llm-notes-part-1.md, "Prompt engineering"), typed out line by line.
 NOTES_ZERO_SHOT = "Question: What is the meaning of life?\nAnswer:"
@@ -170,7 +171,9 @@ def test_encode_rejects_non_strings() -> None:
         ({"items": ("a",)}, ValueError, "items must hold at least 2 different"),
         ({"labels": ("x", "x")}, ValueError, "labels must hold at least 2 different"),
         ({"labels": ("x", "y\nz")}, ValueError, r"labels\[1\] must fit on one line"),
-        ({"max_shots": 0}, ValueError, "max_shots must be a positive integer"),
+        ({"max_shots": 0}, ValueError, "max_shots must be an integer >= 1"),
+        ({"max_shots": 2.0}, TypeError, "max_shots must be an integer"),
+        ({"items": 7}, TypeError, "items must be a sequence of strings"),
         ({"answer_prefix": "Question:"}, ValueError, "must differ"),
     ],
 )
@@ -201,10 +204,15 @@ def test_sample_draws_examples_uniformly_from_the_other_items() -> None:
     assert all(abs(labels[x] / 4000 - 0.25) < 0.03 for x in TASK.labels)
 
 
-@pytest.mark.parametrize("n_shots", [-1, 9, 1.0, True])
-def test_sample_rejects_shots_out_of_range(n_shots: object) -> None:
-    with pytest.raises(ValueError, match=r"n_shots must be an integer in \[0, max_shots=8\]"):
+@pytest.mark.parametrize(
+    ("n_shots", "error"), [(-1, ValueError), (9, ValueError), (1.0, TypeError), (True, TypeError)]
+)
+def test_sample_rejects_shots_out_of_range(n_shots: object, error: type) -> None:
+    with pytest.raises(error, match=r"n_shots must be an integer"):
         TASK.sample(1, n_shots=n_shots, generator=torch.Generator())  # type: ignore[arg-type]
+    if error is ValueError:
+        with pytest.raises(ValueError, match=r"n_shots must be an integer in \[0, 8\]"):
+            TASK.sample(1, n_shots=n_shots, generator=torch.Generator())  # type: ignore[arg-type]
 
 
 def test_get_batch_holds_episodes_with_a_target_after_every_question() -> None:
@@ -223,9 +231,9 @@ def test_get_batch_holds_episodes_with_a_target_after_every_question() -> None:
 
 
 def test_get_batch_rejects_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="split must be"):
+    with pytest.raises(ValueError, match="unknown split 'test'"):
         TASK.get_batch("test", 1, generator=torch.Generator())
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         TASK.get_batch("train", 0, generator=torch.Generator())
     with pytest.raises(TypeError, match=r"generator must be a torch\.Generator"):
         TASK.get_batch("train", 1, generator=0)  # type: ignore[arg-type]
@@ -303,8 +311,42 @@ def test_prompt_longer_than_the_context_is_rejected() -> None:
     assert TASK.label_logprobs(model, [few_shot([("1", "red"), ("2", "blue")], "4")]).shape == (1, 4)
 
 
+def test_best_accuracy_and_accuracy_refuse_no_episodes() -> None:
+    # without the check, best_accuracy([]) divides by zero
+    with pytest.raises(ValueError, match=r"^episodes must hold at least one episode"):
+        TASK.best_accuracy([])
+    with pytest.raises(ValueError, match=r"^episodes must hold at least one episode"):
+        TASK.accuracy(_Oracle({}), [])
+    with pytest.raises(TypeError, match=r"^episodes\[0\] must be an Episode"):
+        TASK.best_accuracy([("4", "red")])  # type: ignore[list-item]
+
+
+def test_best_accuracy_refuses_an_episode_that_breaks_the_rule() -> None:
+    shows_every_label = Episode(tuple((d, c) for d, c in zip("1357", TASK.labels, strict=True)), "2", "red")
+    with pytest.raises(ValueError, match=r"^episodes\[0\] is not an episode of this task"):
+        TASK.best_accuracy([shows_every_label])
+
+
+def test_label_logprobs_refuses_a_model_with_another_vocabulary() -> None:
+    # without the check, a 20-token model gave rows of 10 "label" log-probabilities instead of 4
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=20, block_size=17, n_layer=1, n_head=1, n_embd=8))
+    prompts = [few_shot([("1", "red")], "4")]
+    with pytest.raises(ValueError, match=r"^model has vocab_size=20, but the task has 14 token ids"):
+        TASK.label_logprobs(model, prompts)
+
+    class Wide(torch.nn.Module):  # no config to read: the logits' width is checked after the forward pass
+        def forward(self, idx: torch.Tensor) -> tuple[torch.Tensor, None]:
+            return torch.zeros(*idx.shape, 20), None
+
+    with pytest.raises(
+        ValueError, match=r"^model gives 20 logits per position, but the task has vocab_size=14"
+    ):
+        TASK.label_logprobs(Wide(), prompts)
+
+
 def test_label_logprobs_rejects_an_empty_batch() -> None:
     with pytest.raises(ValueError, match="non-empty sequence"):
         TASK.label_logprobs(_Oracle({}), [])
-    with pytest.raises(ValueError, match="non-empty sequence"):
+    with pytest.raises(TypeError, match="prompts must be a sequence"):
         TASK.label_logprobs(_Oracle({}), "Question: 1\nAnswer:")  # type: ignore[arg-type]

@@ -110,19 +110,20 @@ def test_dropout_is_active_only_in_training() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("field", "value", "error"),
     [
-        ("vocab_size", 0),
-        ("n_embd", -1),
-        ("n_hidden", 0),
-        ("n_layer", 0),
-        ("n_layer", 1.5),
-        ("dropout", 1.0),
-        ("dropout", -0.1),
+        ("vocab_size", 0, ValueError),
+        ("n_embd", -1, ValueError),
+        ("n_hidden", 0, ValueError),
+        ("n_layer", 0, ValueError),
+        ("n_layer", 1.5, TypeError),
+        ("dropout", 1.0, ValueError),
+        ("dropout", -0.1, ValueError),
+        ("dropout", "0", TypeError),
     ],
 )
-def test_config_rejects_values_that_cannot_work(field: str, value: object) -> None:
-    with pytest.raises(ValueError, match=field):
+def test_config_rejects_values_that_cannot_work(field: str, value: object, error: type) -> None:
+    with pytest.raises(error, match=f"^{field} must be"):
         LSTMConfig(**{field: value})  # type: ignore[arg-type]
 
 
@@ -134,7 +135,7 @@ def test_model_rejects_bad_inputs() -> None:
         model(torch.tensor([[1, 11]]))  # 11 is outside the vocabulary
     with pytest.raises(ValueError, match="idx"):
         model(torch.tensor([[-1, 2]]))
-    with pytest.raises(ValueError, match="idx"):
+    with pytest.raises(TypeError, match="idx"):
         model(torch.zeros(1, 3))  # float ids
     with pytest.raises(ValueError, match="idx"):
         model(torch.tensor([1, 2, 3]))  # 1-D
@@ -142,3 +143,25 @@ def test_model_rejects_bad_inputs() -> None:
         model(torch.tensor([[1, 2]]), torch.tensor([[1, 2, 3]]))
     with pytest.raises(ValueError, match="token"):
         model.step(torch.tensor([[1]]))  # step takes one token per row, shape (batch,)
+
+
+@pytest.mark.parametrize("shape", [(1, 0), (0, 3), (0, 0)])
+def test_empty_input_is_refused_before_torch(shape: tuple[int, int]) -> None:
+    # without the check, nn.LSTM fails inside torch on an empty sequence
+    with pytest.raises(ValueError, match=r"^idx must have shape \(batch, positions\) with every axis >= 1"):
+        _model()(torch.zeros(shape, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"^token must have shape \(batch,\)"):
+        _model().step(torch.zeros(0, dtype=torch.long))
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16])
+def test_small_integer_dtypes_are_a_type_error(dtype: torch.dtype) -> None:
+    with pytest.raises(TypeError, match=f"^idx must be a tensor of dtype int64 or int32.*{dtype}"):
+        _model()(torch.ones(1, 3, dtype=dtype))
+
+
+@pytest.mark.parametrize("bad", [11, 300, -5])
+def test_targets_outside_the_vocabulary_are_refused(bad: int) -> None:
+    idx = torch.ones(1, 3, dtype=torch.long)
+    with pytest.raises(ValueError, match=rf"^targets holds token ids outside \[0, vocab_size=11\).*{bad}$"):
+        _model()(idx, torch.tensor([[1, -1, bad]]))

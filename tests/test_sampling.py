@@ -468,9 +468,10 @@ def test_temperature_type(temperature: object) -> None:
 
 @pytest.mark.parametrize("k, error", [(0, ValueError), (-3, ValueError), (2.0, TypeError), (True, TypeError)])
 def test_bad_top_k(k: object, error: type) -> None:
-    with pytest.raises(error, match=r"top_k must be an integer >= 1"):
+    match = r"top_k must be an integer >= 1" if error is ValueError else r"top_k must be an integer, got"
+    with pytest.raises(error, match=match):
         sample(torch.zeros(3), top_k=k)
-    with pytest.raises(error, match=r"top_k must be an integer >= 1"):
+    with pytest.raises(error, match=match):
         top_k_filter(torch.zeros(3), k)
 
 
@@ -538,7 +539,7 @@ def test_bad_logits_type(call, logits) -> None:
 
 
 def test_bad_dim() -> None:
-    with pytest.raises(ValueError, match=r"dim must be in \[-2, 1\]"):
+    with pytest.raises(ValueError, match=r"dim must be an integer in \[-2, 1\]"):
         softmax(torch.zeros(2, 3), dim=2)
     with pytest.raises(TypeError, match="dim must be an integer"):
         softmax(torch.zeros(2, 3), dim=1.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -359,3 +360,28 @@ def test_fit_constants_are_the_published_ones():
     assert (BESIROGLU_2024.E, BESIROGLU_2024.A, BESIROGLU_2024.B) == (1.8172, 482.01, 2085.43)
     assert (BESIROGLU_2024.alpha, BESIROGLU_2024.beta) == (0.3478, 0.3658)
     assert scaling.KAPLAN_2020_PARAMS_EXPONENT == 0.73
+
+
+@pytest.mark.parametrize(
+    ("call", "blamed"),
+    [
+        (lambda: compute_optimal_tokens(1e300), "n_params"),  # the fit's N**(1/a) overflows
+        (lambda: compute_optimal_tokens(1e308, method="rule-of-20"), "n_params"),  # 20 N overflows
+        (lambda: training_flops(1e300, 1e300), "n_params or n_tokens"),
+        (lambda: training_flops(np.array([1.0, 1e300]), 1e300), "n_params or n_tokens"),
+        (lambda: compute_budget(gpus=8, hours=1e300, gpu="h100", mfu=0.4), "gpus or hours"),
+        (lambda: compute_budget(gpus=10**400, hours=1.0, gpu="h100", mfu=0.4), "gpus or hours"),
+        (
+            lambda: scale_allocation(
+                1e300, reference_flops=1e-300, reference_params=1e9, params_exponent=0.9
+            ),
+            "compute_flops / reference_flops",
+        ),
+    ],
+)
+def test_results_beyond_a_float_are_a_value_error_naming_the_input(call, blamed: str) -> None:
+    # without the checks these gave inf, or an OverflowError with no parameter named
+    with pytest.raises(
+        ValueError, match=f"^{re.escape(blamed)} is too large: computing .* overflows a float"
+    ):
+        call()

@@ -202,9 +202,15 @@ def test_parse_bytes(text, expected):
     assert parse_bytes(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "GB", "80 gigs", "-5GB", "0GB", "8 0GB", None, 80])
+@pytest.mark.parametrize("text", ["", "GB", "80 gigs", "-5GB", "0GB", "8 0GB", "1e400GB", "1e300GB"])
 def test_parse_bytes_rejects(text):
     with pytest.raises(ValueError, match="size"):
+        parse_bytes(text)
+
+
+@pytest.mark.parametrize("text", [None, 80, 80e9])
+def test_parse_bytes_rejects_non_strings(text):
+    with pytest.raises(TypeError, match="size must be a string"):
         parse_bytes(text)
 
 
@@ -217,6 +223,15 @@ def test_format_bytes_decimal_and_binary():
         format_bytes(1, "gigabytes")
     with pytest.raises(ValueError, match="n must be"):
         format_bytes(-1)
+
+
+def test_sizes_beyond_a_float_are_formatted_exactly():
+    # 10**400 bytes cannot be divided into a float (OverflowError); the tables still print it exactly
+    assert format_bytes(10**400, "GB") == "1" + "0" * 391 + ".00 GB"
+    n = 10**320 + 1  # 16 bytes per parameter: 1.6e312 GB, beyond a float
+    table = training_memory(n).table(units=("GB", "GiB"))
+    total = next(line for line in table.splitlines() if line.startswith("total"))
+    assert total.split()[1] == f"{16 * n // 10**9:,}.00"
 
 
 def test_tables_state_their_units():
@@ -592,6 +607,15 @@ def test_spec_rejects_non_int(kw):
         _spec(**kw)
 
 
+@pytest.mark.parametrize(
+    "kw", [dict(tied_embeddings="false"), dict(tied_embeddings=0), dict(bias="no"), dict(name=None)]
+)
+def test_spec_rejects_flags_that_are_not_bools(kw):
+    # 'false' is a truthy string: accepted, it would have counted as a tied head
+    with pytest.raises(TypeError, match=f"^{next(iter(kw))} must be"):
+        _spec(**kw)
+
+
 def test_unknown_preset_suggests_closest():
     with pytest.raises(ValueError, match=r"unknown model 'llama2-7b'; did you mean 'llama-2-7b'"):
         get_model("llama2-7b")
@@ -599,6 +623,11 @@ def test_unknown_preset_suggests_closest():
         param_count("gpt2-xxl")
     with pytest.raises(ValueError, match="valid: gpt2, gpt2-medium"):
         get_model("bert")
+
+
+def test_get_model_wants_a_name():
+    with pytest.raises(TypeError, match=r"^name must be a preset name"):
+        get_model(7)
 
 
 def test_unsupported_model_type():
@@ -627,20 +656,19 @@ def test_unsupported_model_type():
             lambda: training_memory("gpt2", optimizer="adam"),
             "unknown optimizer 'adam'; valid: adamw, adamw8bit",
         ),
-        (lambda: training_memory("gpt2", zero_stage=4), "zero_stage must be 0, 1, 2 or 3"),
+        (lambda: training_memory("gpt2", zero_stage=4), r"zero_stage must be an integer in \[0, 3\]"),
         (lambda: training_memory("gpt2", zero_stage=-1), "zero_stage"),
-        (lambda: training_memory("gpt2", zero_stage=True), "zero_stage"),
         (lambda: training_memory("gpt2", n_gpus=0), "n_gpus must be an integer >= 1"),
         (lambda: training_memory("gpt2", batch_size=0), "batch_size"),
         (lambda: training_memory(10**9, seq_len=0), "seq_len"),
         (lambda: activation_bytes("gpt2", batch_size=1, seq_len=8, bytes_per_value=3), "bytes_per_value"),
         (
             lambda: inference_memory("gpt2", seq_len=1025),
-            r"seq_len \(1025\) exceeds the context_length of 'gpt2'",
+            r"seq_len \(1025\) exceeds the context length of 'gpt2'",
         ),
         (lambda: training_memory("gpt2-xl", seq_len=2048), "learned position embeddings"),
-        (lambda: kv_cache_bytes("gpt2", batch_size=1, seq_len=4096), "exceeds the context_length"),
-        (lambda: activation_bytes("gpt3-175b", batch_size=1, seq_len=4096), "exceeds the context_length"),
+        (lambda: kv_cache_bytes("gpt2", batch_size=1, seq_len=4096), "exceeds the context length"),
+        (lambda: activation_bytes("gpt3-175b", batch_size=1, seq_len=4096), "exceeds the context length"),
         (lambda: gpus_needed("gpt2", gpu_memory=0), "gpu_memory"),
         (lambda: gpus_needed("gpt2", gpu_memory=10**10, max_gpus=0), "max_gpus"),
         (lambda: gpus_needed("gpt2", gpu_memory=10**10, zero_stage=7), "zero_stage"),
@@ -658,6 +686,8 @@ def test_bad_input_value_errors(call, match):
         lambda: training_memory("gpt2", batch_size="8"),
         lambda: kv_cache_bytes("gpt2", batch_size=1.5, seq_len=1),
         lambda: gpus_needed("gpt2", gpu_memory="80GB"),
+        lambda: training_memory("gpt2", zero_stage=True),
+        lambda: format_bytes(1.5e9),
     ],
 )
 def test_bad_input_type_errors(call):

@@ -10,9 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from llmguide.data import RecallTask, TextData, corpus_data
+from llmguide.data import TextData, corpus_data
 from llmguide.model import GPT, GPTConfig
 from llmguide.rnn import LSTM, LSTMConfig
+from llmguide.tasks import RecallTask
 from llmguide.train import History, lr_at, train
 
 TINY = GPTConfig(block_size=16, n_layer=1, n_head=2, n_embd=16)
@@ -28,6 +29,7 @@ def data() -> TextData:
     return corpus_data(block_size=16)
 
 
+@pytest.mark.slow
 def test_two_runs_with_the_same_seed_are_bit_for_bit_identical(data: TextData) -> None:
     runs = []
     for _ in range(2):
@@ -41,6 +43,7 @@ def test_two_runs_with_the_same_seed_are_bit_for_bit_identical(data: TextData) -
     assert h3.train_loss != h1.train_loss  # another seed draws other batches
 
 
+@pytest.mark.slow
 def test_dropout_runs_are_reproducible_too(data: TextData) -> None:
     config = GPTConfig(block_size=16, n_layer=1, n_head=2, n_embd=16, dropout=0.2)
     a = train(_gpt(config=config), data, steps=5, batch_size=4, lr=1e-2, device="cpu")
@@ -67,6 +70,7 @@ def test_first_train_loss_is_the_untrained_models_loss_on_the_first_seeded_batch
     assert history.train_loss[0] == pytest.approx(loss.item(), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_untrained_loss_is_near_uniform_and_training_lowers_it(data: TextData) -> None:
     history = train(_gpt(), data, steps=40, batch_size=8, lr=1e-2, device="cpu")
     # GPT-2 init gives almost flat logits: cross-entropy close to ln(256), a uniform guess over bytes
@@ -84,6 +88,7 @@ def test_schedule_warms_up_linearly_then_follows_a_cosine() -> None:
     assert all(a > b for a, b in itertools.pairwise(decay)) and min(decay) > 0.2
 
 
+@pytest.mark.slow
 def test_history_lr_is_the_schedule(data: TextData) -> None:
     history = train(_gpt(), data, steps=20, batch_size=2, lr=1e-3, warmup_steps=5, device="cpu")
     expected = [lr_at(s, lr=1e-3, steps=20, warmup_steps=5, min_lr=1e-4) for s in range(20)]
@@ -148,6 +153,7 @@ def test_silent_unless_asked(data: TextData, capsys: pytest.CaptureFixture[str])
     assert "step 3/3" in err and err.endswith("\n")
 
 
+@pytest.mark.slow
 def test_an_lstm_trains_on_the_recall_task_through_the_same_loop() -> None:
     task = RecallTask(distances=(1,), n_symbols=4, seq_len=4, n_queries=2)
     torch.manual_seed(0)
@@ -162,7 +168,6 @@ def test_an_lstm_trains_on_the_recall_task_through_the_same_loop() -> None:
     [
         ({"steps": 0}, "steps"),
         ({"steps": -5}, "steps"),
-        ({"steps": 2.5}, "steps"),
         ({"batch_size": 0}, "batch_size"),
         ({"batch_size": -1}, "batch_size"),
         ({"lr": 0}, "lr"),
@@ -177,13 +182,52 @@ def test_an_lstm_trains_on_the_recall_task_through_the_same_loop() -> None:
         ({"min_lr": -1.0}, "min_lr"),
         ({"weight_decay": -0.1}, "weight_decay"),
         ({"grad_clip": 0}, "grad_clip"),
+        ({"betas": (0.9, 1.0)}, r"betas\[1\]"),
+        ({"betas": (0.9,)}, "betas"),
+        ({"seed": -1}, "seed"),
         ({"device": "tpu"}, "device"),
     ],
 )
 def test_bad_arguments_name_the_parameter(data: TextData, kwargs: dict, name: str) -> None:
     args = {"steps": 10, "batch_size": 2, "lr": 1e-3, "device": "cpu", **kwargs}
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ValueError, match=f"^{name}"):
         train(_gpt(), data, **args)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"steps": 2.5}, "steps"),
+        ({"batch_size": "8"}, "batch_size"),
+        ({"lr": "3e-3"}, "lr"),
+        ({"warmup_steps": 1.0}, "warmup_steps"),
+        ({"seed": 1.5}, "seed"),
+        ({"betas": 0.9}, "betas"),
+        ({"progress": "yes"}, "progress"),
+    ],
+)
+def test_arguments_of_the_wrong_kind_are_type_errors(data: TextData, kwargs: dict, name: str) -> None:
+    args = {"steps": 10, "batch_size": 2, "lr": 1e-3, "device": "cpu", **kwargs}
+    with pytest.raises(TypeError, match=f"^{name}"):
+        train(_gpt(), data, **args)
+
+
+def test_a_diverging_run_stops_at_the_first_non_finite_loss(data: TextData) -> None:
+    model = _gpt()
+    steps_run: list[int] = []
+    model.register_forward_pre_hook(lambda module, args: steps_run.append(1) if module.training else None)
+    with pytest.raises(
+        FloatingPointError, match=r"^the training loss is (nan|inf) at step (\d+) of 50: .*lr"
+    ):
+        train(model, data, steps=50, batch_size=2, lr=1e10, warmup_steps=0, grad_clip=None, device="cpu")
+    assert len(steps_run) < 50  # it stopped, and did not train on for the remaining steps
+    assert model.training  # the mode was restored on the way out
+
+
+def test_a_run_whose_last_update_breaks_the_weights_fails_at_the_validation_loss(data: TextData) -> None:
+    # one step: the training loss is that of the untrained model (finite); the update then blows up
+    with pytest.raises(FloatingPointError, match=r"^the validation loss is (nan|inf) after 1 of 1 steps"):
+        train(_gpt(), data, steps=1, batch_size=2, lr=1e10, warmup_steps=0, grad_clip=None, device="cpu")
 
 
 def test_bad_model_or_data(data: TextData) -> None:
@@ -207,16 +251,13 @@ def test_batch_size_must_divide_among_processes(data: TextData, monkeypatch: pyt
 TINY_FLAGS = ["--block-size", "16", "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--device", "cpu"]
 
 
-def test_cli_trains_and_writes_a_checkpoint_that_loads(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_trains_and_writes_a_checkpoint_that_loads(tmp_path, cli) -> None:
     from llmguide.checkpoint import load_checkpoint
-    from llmguide.cli import main
 
     out = tmp_path / "ckpt" / "tiny.pt"
-    status = main(
-        ["train", "--out", str(out), "--steps", "4", "--batch-size", "2", "--seed", "1", *TINY_FLAGS]
-    )
-    assert status == 0
-    lines = capsys.readouterr().out.splitlines()
+    result = cli("train", "--out", str(out), "--steps", "4", "--batch-size", "2", "--seed", "1", *TINY_FLAGS)
+    assert result.status == 0, result.err
+    lines = result.out.splitlines()
     E, V, T = 16, 256, 16
     n_params = (
         V * E + T * E + (12 * E * E + 13 * E) + 2 * E
@@ -229,62 +270,99 @@ def test_cli_trains_and_writes_a_checkpoint_that_loads(tmp_path, capsys: pytest.
     assert model.num_params() == n_params
 
 
-def test_cli_trains_on_a_text_file(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
-    from llmguide.cli import main
-
+def test_cli_trains_on_a_text_file(tmp_path, cli) -> None:
     text = tmp_path / "text.txt"
     text.write_text("the cat sat on the mat. " * 40, encoding="utf-8")
     out = tmp_path / "t.pt"
-    assert (
-        main(
-            [
-                "train",
-                "--out",
-                str(out),
-                "--text",
-                str(text),
-                "--steps",
-                "2",
-                "--batch-size",
-                "2",
-                *TINY_FLAGS,
-            ]
-        )
-        == 0
+    result = cli(
+        "train", "--out", str(out), "--text", str(text), "--steps", "2", "--batch-size", "2", *TINY_FLAGS
     )
+    assert result.status == 0, result.err
     assert out.exists()
 
 
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--steps", "0"], "--steps must be a positive integer"),
-        (["--batch-size", "-2"], "--batch-size must be a positive integer"),
-        (["--lr", "0"], "--lr must be a positive finite number"),
-        (["--n-head", "3"], "--n-embd must be divisible by n_head"),
-        (["--dropout", "1.5"], "--dropout must be a number in [0, 1)"),
+        (["--steps", "0"], "--steps must be an integer >= 1"),
+        (["--batch-size", "-2"], "--batch-size must be an integer >= 1"),
+        (["--lr", "0"], "--lr must be a finite number > 0"),
+        (["--lr", "inf"], "--lr must be a finite number > 0"),
+        (["--n-head", "3"], "--n-embd must be divisible by --n-head, got --n-embd=16 and --n-head=3"),
+        (["--n-embd", "0"], "--n-embd must be an integer >= 1"),
+        (["--n-layer", "0"], "--n-layer must be an integer >= 1"),
+        (["--block-size", "0"], "--block-size must be an integer >= 1"),
+        (["--dropout", "1.5"], "--dropout must be a finite number in [0, 1)"),
+        (["--seed", "-1"], "--seed must be an integer in [0, "),
         (["--device", "tpu"], "--device must be one of"),
         (["--text", "/nonexistent/file.txt"], "--text: cannot read"),
+        (["--steps", "2.5"], "argument --steps: invalid int value"),
     ],
 )
-def test_cli_bad_flags_exit_2_with_the_flag_named(
-    tmp_path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
-) -> None:
-    from llmguide.cli import main
-
-    with pytest.raises(SystemExit) as exit_info:
-        main(["train", "--out", str(tmp_path / "x.pt"), "--steps", "1", *TINY_FLAGS, *flags])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert f"llmguide train: error: {message}" in err
+def test_cli_bad_flags_exit_2_with_the_flag_named(tmp_path, cli, flags: list[str], message: str) -> None:
+    result = cli("train", "--out", str(tmp_path / "x.pt"), "--steps", "1", *TINY_FLAGS, *flags)
+    assert result.status == 2
+    line = result.fails_naming(message.split()[0].split(":")[0].removeprefix("argument"))
+    assert line.startswith(f"llmguide train: error: {message}")
     assert not (tmp_path / "x.pt").exists()
 
 
-def test_cli_rejects_a_text_too_short_for_the_block(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
-    from llmguide.cli import main
-
+def test_cli_rejects_a_text_too_short_for_the_block(tmp_path, cli) -> None:
     text = tmp_path / "short.txt"
     text.write_text("far too short", encoding="utf-8")
-    with pytest.raises(SystemExit):
-        main(["train", "--out", str(tmp_path / "x.pt"), "--text", str(text), *TINY_FLAGS])
-    assert "--text: the file is too short for --block-size 16" in capsys.readouterr().err
+    result = cli("train", "--out", str(tmp_path / "x.pt"), "--text", str(text), *TINY_FLAGS)
+    assert "--text: the file is too short for --block-size 16" in result.fails_naming("--text")
+
+
+@pytest.fixture
+def no_training(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Record calls of `llmguide.train.train` without training: what `--out` checks must run before."""
+    import llmguide.train
+
+    calls: list[object] = []
+    monkeypatch.setattr(llmguide.train, "train", lambda *args, **kwargs: calls.append(args))
+    return calls
+
+
+def test_cli_checks_out_before_training(tmp_path, cli, no_training: list[object]) -> None:
+    # the issue's example: an existing directory used to be found out only by the save, after training
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    result = cli("train", "--out", str(folder), *TINY_FLAGS)
+    assert result.status == 2
+    assert "is a directory" in result.fails_naming("--out")
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    result = cli("train", "--out", str(blocker / "tiny.pt"), *TINY_FLAGS)
+    assert result.status == 2
+    assert "is not a directory" in result.fails_naming("--out")
+    assert no_training == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "runs"]  # nothing was created
+
+
+def test_cli_stops_a_diverging_run_and_saves_nothing(tmp_path, cli) -> None:
+    # the issue's example: --lr 1e10 saved a model of NaNs and exited 0
+    out = tmp_path / "nan.pt"
+    result = cli(
+        "train", "--out", str(out), "--steps", "20", "--batch-size", "2", "--lr", "1e10", *TINY_FLAGS
+    )
+    assert result.status == 1
+    line = result.fails_naming("--lr")
+    assert "training diverged" in line and ("nan" in line or "inf" in line)
+    assert result.out == "" and not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_cli_a_failed_save_leaves_no_partial_file(tmp_path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    import llmguide.checkpoint
+
+    def disk_full(payload: object, path: object) -> None:
+        with open(path, "wb") as f:  # type: ignore[call-overload]
+            f.write(b"half a checkpoint")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(llmguide.checkpoint.torch, "save", disk_full)
+    out = tmp_path / "tiny.pt"
+    result = cli("train", "--out", str(out), "--steps", "1", "--batch-size", "1", *TINY_FLAGS)
+    assert result.status != 0
+    assert "No space left on device" in result.fails_naming("--out")
+    assert list(tmp_path.iterdir()) == []

@@ -3,16 +3,78 @@
 Each subcommand is one `_add_<name>` function that declares its flags and one `_run_<name>` function that
 does the work. Heavy imports (torch) happen inside the `_run_` functions, so `llmguide --help` stays fast.
 
-Bad input exits with status 2 and a one-line message naming the flag, never a stack trace.
+Errors are one line on stderr, never a stack trace (set `LLMGUIDE_DEBUG=1` to see one):
+
+- Bad input exits with status 2 and a message naming the flag. The library names its parameters
+  (`n_embd must be ...`); each subcommand declares how its parameters map to its flags (`_TRAIN_FLAGS`, ...),
+  and the message is given with the flags instead (`--n-embd must be ...`). An error that names no parameter
+  but comes from one flag's value (a file that cannot be read or written, a size that cannot be parsed) is
+  blamed on that flag with `_blame`: `--out: cannot write a checkpoint to ...`.
+- A run that fails after its input was accepted (training diverged, the machine ran out of memory) exits
+  with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from llmguide import __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its own errors on one line too (argparse prints the usage before them)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _Blamed(Exception):
+    """`error`, raised while working on the value of `flag` (see `_blame`)."""
+
+    def __init__(self, flag: str, error: Exception) -> None:
+        super().__init__(str(error))
+        self.flag, self.error = flag, error
+
+
+@contextlib.contextmanager
+def _blame(flag: str) -> Iterator[None]:
+    """Attribute any error raised inside the block to `flag` (unless its message names a flag already)."""
+    try:
+        yield
+    except Exception as error:
+        raise _Blamed(flag, error) from error
+
+
+def _with_flags(message: str, flags: dict[str, str]) -> str:
+    """`message` with every parameter name of `flags` (a whole word, not quoted) replaced by its flag."""
+    for name in sorted(flags, key=len, reverse=True):
+        message = re.sub(rf"(?<![\w'\".-]){re.escape(name)}(?![\w'\"])", flags[name], message)
+    return message
+
+
+def _explain(error: Exception, flags: dict[str, str]) -> tuple[int, str]:
+    """The exit status and the one-line message for an error raised by a subcommand."""
+    flag = None
+    if isinstance(error, _Blamed):
+        flag, error = error.flag, error.error
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    message = lines[0] if lines else type(error).__name__
+    ours = isinstance(error, (ValueError, TypeError, FloatingPointError))
+    if ours:  # llmguide's messages name parameters; others (the system's, torch's) are left as they are
+        message = _with_flags(message, flags)
+    elif not isinstance(error, OSError):
+        message = f"{type(error).__name__}: {message}"  # unexpected: say what kind of error it was
+    if flag is not None and (not ours or not any(f in message for f in (flag, *flags.values()))):
+        message = f"{flag}: {message}"
+    bad_input = isinstance(error, (ValueError, TypeError)) or (
+        flag is not None and isinstance(error, OSError)
+    )
+    return (2 if bad_input else 1), message
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     #> llmguide
     ```
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="llmguide",
         description="Companion command line of the llmguide guide to large language models.",
     )
@@ -45,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with `argv` (default: `sys.argv[1:]`) and return the exit status.
 
+    Errors exit through `SystemExit` with one line on stderr: status 2 for bad input (the line names the
+    flag), 1 for a run that failed, 130 for an interrupt.
+
     For example:
 
     ```python
@@ -61,8 +126,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(handler(args) or 0)
-    except (ValueError, TypeError) as exc:  # bad input: one line, no trace
-        parser.exit(2, f"llmguide {args.command}: error: {exc}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, f"llmguide {args.command}: interrupted\n")
+    except Exception as error:
+        if os.environ.get("LLMGUIDE_DEBUG"):
+            raise
+        status, message = _explain(error, args.flags)
+        parser.exit(status, f"llmguide {args.command}: error: {message}\n")
     return 0  # pragma: no cover
 
 
@@ -91,7 +161,17 @@ def _add_chinchilla(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--gpu", help="accelerator name (h100, a100, ...) or its peak FLOP/s, e.g. 989e12")
     p.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilisation in (0, 1] (default 0.4)")
-    p.set_defaults(handler=_run_chinchilla)
+    p.set_defaults(handler=_run_chinchilla, flags=_CHINCHILLA_FLAGS)
+
+
+_CHINCHILLA_FLAGS = {
+    "compute_flops": "--flops",
+    "n_params": "--params",
+    "hours": "--hours",
+    "gpus": "--gpus",
+    "gpu": "--gpu",
+    "mfu": "--mfu",
+}
 
 
 def _run_chinchilla(args: argparse.Namespace) -> int:
@@ -128,29 +208,37 @@ def _run_chinchilla(args: argparse.Namespace) -> int:
         budget = scaling.compute_budget(
             gpus=args.gpus, hours=positive("--hours", args.hours), gpu=gpu, mfu=args.mfu
         )
-        print(
+        intro = (
             f"Budget: {args.gpus} x {gpu if isinstance(gpu, str) else 'GPU'} ({peak / 1e12:.0f} TFLOP/s peak) "
             f"for {args.hours:g} h at {args.mfu:.0%} MFU = {budget:.2e} FLOPs"
         )
     elif args.flops is not None:
         budget = positive("--flops", args.flops)
-        print(f"Budget: {budget:.2e} FLOPs")
+        intro = f"Budget: {budget:.2e} FLOPs"
     else:
         n_params = positive("--params", args.params)
-        print(f"Model: {n_params:.2e} parameters")
+        intro = f"Model: {n_params:.2e} parameters"
 
     timed = hardware and args.hours is None
-    head = f"{'method':<24}{'params':>10}{'tokens':>10}{'tokens/param':>14}{'FLOPs':>10}"
-    print(head + (f"{'hours':>9}" if timed else ""))
-    for method in scaling.METHODS:
-        if args.params is None:
-            n, d = scaling.compute_optimal(budget, method=method)
-        else:
-            n, d = n_params, scaling.compute_optimal_tokens(n_params, method=method)
-        line = f"{scaling.method_label(method):<24}{n:>10.2e}{d:>10.2e}{d / n:>14.1f}{6 * n * d:>10.2e}"
+    # every row is computed before anything is printed (an error leaves no half table), the allocations first
+    if args.params is None:
+        allocations = {method: scaling.compute_optimal(budget, method=method) for method in scaling.METHODS}
+    else:
+        allocations = {
+            method: (n_params, scaling.compute_optimal_tokens(n_params, method=method))
+            for method in scaling.METHODS
+        }
+    lines = []
+    for method, (n, d) in allocations.items():
+        flops = scaling.training_flops(n, d)
+        line = f"{scaling.method_label(method):<24}{n:>10.2e}{d:>10.2e}{d / n:>14.1f}{flops:>10.2e}"
         if timed:
             line += f"{scaling.training_hours(n, d, gpus=args.gpus, gpu=gpu, mfu=args.mfu):>9.0f}"
-        print(line)
+        lines.append(line)
+    head = f"{'method':<24}{'params':>10}{'tokens':>10}{'tokens/param':>14}{'FLOPs':>10}"
+    print(intro)
+    print(head + (f"{'hours':>9}" if timed else ""))
+    print("\n".join(lines))
     return 0
 
 
@@ -180,16 +268,21 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dropout", type=float, default=0.0, help="dropout probability in [0, 1) (default 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and the batches (default 0)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
-    p.set_defaults(handler=_run_train)
+    p.set_defaults(handler=_run_train, flags=_TRAIN_FLAGS)
 
 
-def _as_flag_error(exc: ValueError, flags: dict[str, str]) -> ValueError:
-    """The same error, with the parameter name it starts with replaced by the command-line flag."""
-    message = str(exc)
-    for name, flag in flags.items():
-        if message.startswith(name):
-            return ValueError(flag + message[len(name) :])
-    return exc
+_TRAIN_FLAGS = {
+    "block_size": "--block-size",
+    "n_layer": "--n-layer",
+    "n_head": "--n-head",
+    "n_embd": "--n-embd",
+    "dropout": "--dropout",
+    "steps": "--steps",
+    "batch_size": "--batch-size",
+    "lr": "--lr",
+    "seed": "--seed",
+    "device": "--device",
+}
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -199,32 +292,24 @@ def _run_train(args: argparse.Namespace) -> int:
 
     import torch
 
-    from llmguide.checkpoint import save_checkpoint
+    from llmguide.checkpoint import check_checkpoint_path, save_checkpoint
     from llmguide.data import TextData, corpus_data, encode, split_tokens
+    from llmguide.device import resolve_device
     from llmguide.model import GPT, GPTConfig
     from llmguide.train import train
 
-    flags = {
-        "block_size": "--block-size",
-        "n_layer": "--n-layer",
-        "n_head": "--n-head",
-        "n_embd": "--n-embd",
-        "dropout": "--dropout",
-        "steps": "--steps",
-        "batch_size": "--batch-size",
-        "lr": "--lr",
-        "device": "--device",
-    }
-    try:
-        config = GPTConfig(
-            block_size=args.block_size,
-            n_layer=args.n_layer,
-            n_head=args.n_head,
-            n_embd=args.n_embd,
-            dropout=args.dropout,
-        )
-    except ValueError as exc:
-        raise _as_flag_error(exc, flags) from None
+    # Everything that can be checked is checked before training, so that no time is spent on a run whose
+    # result could not be saved.
+    with _blame("--out"):
+        out = check_checkpoint_path(args.out)
+    resolve_device(args.device)
+    config = GPTConfig(
+        block_size=args.block_size,
+        n_layer=args.n_layer,
+        n_head=args.n_head,
+        n_embd=args.n_embd,
+        dropout=args.dropout,
+    )
     if args.text is None:
         data = corpus_data(block_size=args.block_size)
     else:
@@ -240,26 +325,32 @@ def _run_train(args: argparse.Namespace) -> int:
             )
         data = TextData(train=train_ids, val=val_ids, block_size=args.block_size)
     torch.manual_seed(args.seed)
-    model = GPT(config)
-    start = time.perf_counter()
     try:
-        history = train(
-            model,
-            data,
-            steps=args.steps,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            seed=args.seed,
-            device=args.device,
-        )
-    except ValueError as exc:
-        raise _as_flag_error(exc, flags) from None
+        model = GPT(config)
+    except (RuntimeError, MemoryError) as exc:  # the allocator refused: the sizes are too large
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(
+            f"--block-size, --n-layer and --n-embd ask for a model too large for this machine ({reason})"
+        ) from None
+    start = time.perf_counter()
+    # A diverging run (a non-finite loss) raises FloatingPointError here: nothing is saved.
+    history = train(
+        model,
+        data,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        device=args.device,
+    )
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, the first process reports and saves
         return 0
     print(f"model: GPT, {model.num_params():,} parameters, block size {config.block_size}")
     print(f"trained {args.steps} steps on {history.tokens_seen:,} tokens")
     print(f"validation loss: {history.val_loss[0]:.2f} -> {history.val_loss[-1]:.2f} nats per byte")
-    print(f"saved {save_checkpoint(args.out, model)}")
+    with _blame("--out"):
+        saved = save_checkpoint(out, model)
+    print(f"saved {saved}")
     print(f"took {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 0
 
@@ -285,34 +376,51 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-p", type=float, help="keep tokens with probability >= p times the top one")
     p.add_argument("--seed", type=int, help="seed for reproducible sampling (default: random)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
-    p.set_defaults(handler=_run_generate)
+    p.set_defaults(handler=_run_generate, flags=_GENERATE_FLAGS)
+
+
+_GENERATE_FLAGS = {
+    "max_new_tokens": "--max-new-tokens",
+    "temperature": "--temperature",
+    "top_k": "--top-k",
+    "top_p": "--top-p",
+    "min_p": "--min-p",
+    "seed": "--seed",
+    "device": "--device",
+    "text": "--prompt",
+}
 
 
 def _run_generate(args: argparse.Namespace) -> int:
     import torch
 
     from llmguide.checkpoint import load_checkpoint
-    from llmguide.data import decode, encode
+    from llmguide.data import VOCAB_SIZE, decode, encode
+    from llmguide.device import resolve_device
+    from llmguide.sampling import check_sample_args
+    from llmguide.validate import check_int
 
+    # the flags first, then the file: a mistyped flag is reported without loading anything
     if not args.prompt:
         raise ValueError("--prompt must hold at least one character")
-    if args.max_new_tokens < 0:
-        raise ValueError(f"--max-new-tokens must be >= 0, got {args.max_new_tokens}")
-    try:
-        model = load_checkpoint(args.checkpoint, device=args.device)
-    except FileNotFoundError as exc:
-        raise ValueError(f"--checkpoint: {exc}") from None
-    if model.config.vocab_size != 256:
+    ids = encode(args.prompt)
+    check_int("max_new_tokens", args.max_new_tokens, minimum=0)
+    check_sample_args(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p)
+    if args.seed is not None:
+        check_int("seed", args.seed, minimum=0, maximum=2**64 - 1)
+    device = resolve_device(args.device)
+    with _blame("--checkpoint"):
+        model = load_checkpoint(args.checkpoint, device=device)
+    if model.config.vocab_size != VOCAB_SIZE:
         raise ValueError(
-            f"--checkpoint: the model has vocab_size={model.config.vocab_size}; the byte tokenizer needs 256"
+            f"--checkpoint: the model has vocab_size={model.config.vocab_size}; the byte tokenizer needs "
+            f"{VOCAB_SIZE}"
         )
-    device = model.lm_head.weight.device
     generator = None
     if args.seed is not None:
         generator = torch.Generator(device=device).manual_seed(args.seed)
-    idx = torch.tensor([encode(args.prompt)], device=device)
     out = model.generate(
-        idx,
+        torch.tensor([ids], device=device),
         args.max_new_tokens,
         temperature=args.temperature,
         top_k=args.top_k,
@@ -365,11 +473,34 @@ def _add_memory(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--intermediate", type=int, help="MLP hidden width (needed for llama)")
     c.add_argument("--context", type=int, help="context length (default: --seq-len)")
     c.add_argument("--tied", action="store_true", help="the output head reuses the token embedding")
-    p.set_defaults(handler=_run_memory)
+    p.set_defaults(handler=_run_memory, flags=_MEMORY_FLAGS)
+
+
+_MEMORY_FLAGS = {
+    "model": "model",  # the positional argument: messages such as "unknown model 'x'" already name it
+    "dtype": "--dtype",
+    "batch_size": "--batch-size",
+    "seq_len": "--seq-len",
+    "gpu_memory": "--gpu-memory",
+    "precision": "--precision",
+    "optimizer": "--optimizer",
+    "n_gpus": "--gpus",
+    "zero_stage": "--zero",
+    "arch": "--arch",
+    "n_layer": "--layers",
+    "n_embd": "--hidden",
+    "n_head": "--heads",
+    "n_kv_head": "--kv-heads",
+    "vocab_size": "--vocab",
+    "intermediate_size": "--intermediate",
+    "context_length": "--context",
+}
 
 
 def _memory_model(args: argparse.Namespace) -> tuple[object, str]:
     """The model to size (a ModelSpec or an int count) and a one-line description of it."""
+    import math
+
     from llmguide import sizing
 
     shape = {"--layers": args.layers, "--hidden": args.hidden, "--heads": args.heads, "--vocab": args.vocab}
@@ -388,13 +519,15 @@ def _memory_model(args: argparse.Namespace) -> tuple[object, str]:
             count = float(args.params)
         except ValueError:
             raise ValueError(f"--params must be a number such as 7e9, got {args.params!r}") from None
+        if not math.isfinite(count):
+            raise ValueError(f"--params must be a finite number such as 7e9, got {args.params!r}")
         if not (count >= 1 and count == int(count)):
             raise ValueError(f"--params must be a whole number >= 1, got {args.params!r}")
         return int(count), f"a model of {int(count):,} parameters"
     missing = [name for name, value in shape.items() if value is None]
     if missing:
         raise ValueError(f"a custom shape needs {', '.join(missing)}")
-    context = args.context or args.seq_len
+    context = args.context if args.context is not None else args.seq_len
     if context is None:
         raise ValueError("a custom shape needs --context or --seq-len")
     spec = sizing.ModelSpec(
@@ -426,7 +559,8 @@ def _run_memory(args: argparse.Namespace) -> int:
             )
         return 0
     model, description = _memory_model(args)
-    gpu = sizing.parse_bytes(args.gpu_memory) if args.gpu_memory is not None else None
+    with _blame("--gpu-memory"):
+        gpu = sizing.parse_bytes(args.gpu_memory) if args.gpu_memory is not None else None
     print(description)
     seq = args.seq_len or getattr(model, "context_length", None)
     tokens = f"batch {args.batch_size} x {seq} tokens" if seq else f"batch {args.batch_size}"

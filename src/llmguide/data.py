@@ -1,36 +1,30 @@
-"""Text in, token ids out: a byte-level tokenizer, the shipped corpus, batching, and a synthetic recall task.
+"""Text in, token ids out: a byte-level tokenizer, the shipped corpus, and batching.
 
 - **Tokenizer.** `encode` turns text into its UTF-8 bytes, one token per byte, so the vocabulary has exactly
   256 entries (`VOCAB_SIZE`) and every string round-trips: `decode(encode(s)) == s`. Real LLMs merge frequent
   byte sequences into larger tokens (BPE); bytes keep this guide free of a trained vocabulary.
 - **Corpus.** `load_corpus()` returns a small English text shipped inside the package
-  (`llmguide/data/corpus.txt`, read with `importlib.resources`; nothing is downloaded). It was written for
-  this project and is released under the project's MIT licence; `llmguide/data/README.md` says more.
+  (`llmguide/corpus/corpus.txt`, read with `importlib.resources`; nothing is downloaded). It was written for
+  this project and is released under the project's MIT licence; `llmguide/corpus/README.md` says more.
 - **Batches.** `TextData` holds train and validation token streams; `TextData.get_batch` cuts random
   contiguous windows from one of them and returns inputs `x` and targets `y`, the same windows shifted by one
-  token.
-- **Recall task.** `RecallTask` makes sequences of random symbols that end in a query asking for the symbol
-  `d` positions back: a long-range dependency whose range `d` is set exactly.
-
-Both `TextData` and `RecallTask` have the `get_batch(split, batch_size, *, generator, device)` method that
-`llmguide.train.train` draws its batches from.
+  token. That is the `get_batch(split, batch_size, *, generator, device)` method that
+  `llmguide.train.train` draws its batches from; the synthetic tasks of `llmguide.tasks` have it too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import numbers
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
 import torch
 
+from llmguide.validate import check_batch_request, check_instance, check_int, check_real
+
 VOCAB_SIZE = 256
 """Number of distinct tokens of the byte-level tokenizer: one per byte value."""
-
-IGNORE_INDEX = -1
-"""Target value that marks a position without a target; the models' losses skip it."""
-
-_SPLITS = ("train", "val")
 
 
 def encode(text: str) -> list[int]:
@@ -58,8 +52,7 @@ def encode(text: str) -> list[int]:
         TypeError: `text` is not a `str`.
         ValueError: `text` holds a character that UTF-8 cannot encode (a lone surrogate).
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    check_instance("text", text, str, "a str")
     try:
         return list(text.encode("utf-8"))
     except UnicodeEncodeError as exc:
@@ -91,24 +84,34 @@ def decode(ids: Sequence[int] | torch.Tensor) -> str:
         The decoded text.
 
     Raises:
+        TypeError: `ids` is not a sequence or a tensor, or holds something other than integers (a float such as
+            72.9 is refused, not truncated).
         ValueError: an id is outside [0, 256), or `ids` is a tensor with more than one dimension.
     """
     if isinstance(ids, torch.Tensor):
+        if ids.dtype == torch.bool or ids.is_floating_point() or ids.is_complex():
+            raise TypeError(f"ids must hold integer token ids, got a tensor of dtype {ids.dtype}")
         if ids.dim() > 1:
             raise ValueError(f"ids must be a 1-D tensor, got shape {tuple(ids.shape)}")
         ids = ids.tolist()
-    values = [int(i) for i in ids]
-    bad = [i for i in values if not 0 <= i < VOCAB_SIZE]
-    if bad:
-        raise ValueError(f"ids must be in [0, {VOCAB_SIZE}), got {bad[0]}")
-    return bytes(values).decode("utf-8", errors="replace")
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise TypeError(f"ids must be a sequence of integer token ids or a tensor, got {type(ids).__name__}")
+    values = list(ids)
+    for i, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(
+                f"ids must hold integer token ids, got {type(value).__name__} {value!r} at index {i}"
+            )
+        if not 0 <= value < VOCAB_SIZE:
+            raise ValueError(f"ids must be in [0, {VOCAB_SIZE}), got {value} at index {i}")
+    return bytes(int(v) for v in values).decode("utf-8", errors="replace")
 
 
 def load_corpus() -> str:
     """Return the text of the corpus shipped with the package (about 58 kB of English prose).
 
     The text was written for this project and is released under the project's MIT licence; see
-    `llmguide/data/README.md`. It is read from the installed package, never downloaded.
+    `llmguide/corpus/README.md`. It is read from the installed package, never downloaded.
 
     For example:
 
@@ -123,19 +126,7 @@ def load_corpus() -> str:
     Returns:
         The whole corpus as one string.
     """
-    return resources.files("llmguide").joinpath("data", "corpus.txt").read_text(encoding="utf-8")
-
-
-def _check_split(split: str) -> None:
-    if split not in _SPLITS:
-        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-
-
-def _check_batch_args(batch_size: int, generator: torch.Generator) -> None:
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    return resources.files("llmguide").joinpath("corpus", "corpus.txt").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -147,6 +138,11 @@ class TextData:
         val: 1-D tensor of token ids (int64) held out for the validation loss.
         block_size: tokens per training window; each stream must hold at least `block_size + 1` tokens.
         vocab_size: number of distinct token ids a model must accept (256 for bytes).
+
+    Raises:
+        TypeError: `block_size` or `vocab_size` is not an integer, or a stream is not an int64 tensor.
+        ValueError: `block_size` or `vocab_size` is below 1, a stream is not 1-D, or a stream is shorter than
+            `block_size + 1` tokens.
     """
 
     train: torch.Tensor
@@ -155,12 +151,16 @@ class TextData:
     vocab_size: int = VOCAB_SIZE
 
     def __post_init__(self) -> None:
-        if not isinstance(self.block_size, int) or isinstance(self.block_size, bool) or self.block_size < 1:
-            raise ValueError(f"block_size must be a positive integer, got {self.block_size!r}")
-        for name in _SPLITS:
-            tokens = getattr(self, name)
-            if not isinstance(tokens, torch.Tensor) or tokens.dim() != 1 or tokens.dtype != torch.long:
-                raise ValueError(f"{name} must be a 1-D int64 tensor of token ids")
+        check_int("block_size", self.block_size, minimum=1)
+        check_int("vocab_size", self.vocab_size, minimum=1)
+        for name in ("train", "val"):
+            tokens = check_instance(
+                name, getattr(self, name), torch.Tensor, "a 1-D int64 tensor of token ids"
+            )
+            if tokens.dtype != torch.long:
+                raise TypeError(f"{name} must be a 1-D int64 tensor of token ids, got dtype {tokens.dtype}")
+            if tokens.dim() != 1:
+                raise ValueError(f"{name} must be a 1-D tensor of token ids, got shape {tuple(tokens.shape)}")
             if tokens.numel() < self.block_size + 1:
                 raise ValueError(
                     f"{name} holds {tokens.numel()} tokens, fewer than block_size + 1 = {self.block_size + 1}"
@@ -201,11 +201,11 @@ class TextData:
             `(x, y)`, two int64 tensors of shape `(batch_size, block_size)` with `y[:, :-1] == x[:, 1:]`.
 
         Raises:
-            ValueError: unknown `split` or non-positive `batch_size`.
-            TypeError: `generator` is not a `torch.Generator`.
+            TypeError: `split` is not a string, `batch_size` not an integer, `generator` not a
+                `torch.Generator`.
+            ValueError: unknown `split` or `batch_size < 1`.
         """
-        _check_split(split)
-        _check_batch_args(batch_size, generator)
+        check_batch_request(split, batch_size, generator)
         tokens = getattr(self, split)
         starts = torch.randint(tokens.numel() - self.block_size, (batch_size,), generator=generator)
         offsets = torch.arange(self.block_size + 1)
@@ -237,12 +237,13 @@ def split_tokens(tokens: torch.Tensor, val_fraction: float = 0.1) -> tuple[torch
         `(train, val)`.
 
     Raises:
+        TypeError: `tokens` is not a tensor or `val_fraction` not a number.
         ValueError: `val_fraction` outside (0, 1) or `tokens` not 1-D.
     """
-    if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
-    if not isinstance(tokens, torch.Tensor) or tokens.dim() != 1:
-        raise ValueError("tokens must be a 1-D tensor")
+    check_real("val_fraction", val_fraction, minimum=0, maximum=1, min_open=True, max_open=True)
+    check_instance("tokens", tokens, torch.Tensor, "a 1-D tensor of token ids")
+    if tokens.dim() != 1:
+        raise ValueError(f"tokens must be a 1-D tensor, got shape {tuple(tokens.shape)}")
     n_train = round(tokens.numel() * (1 - val_fraction))
     return tokens[:n_train], tokens[n_train:]
 
@@ -268,157 +269,10 @@ def corpus_data(block_size: int = 128, val_fraction: float = 0.1) -> TextData:
         A `TextData` with `vocab_size == 256`.
 
     Raises:
-        ValueError: `block_size` is not a positive integer or is too long for the validation part, or
-            `val_fraction` is outside (0, 1).
+        TypeError: `block_size` is not an integer or `val_fraction` not a number.
+        ValueError: `block_size` is below 1 or too long for the validation part, or `val_fraction` is outside
+            (0, 1).
     """
     tokens = torch.tensor(encode(load_corpus()), dtype=torch.long)
     train, val = split_tokens(tokens, val_fraction)
     return TextData(train=train, val=val, block_size=block_size)
-
-
-@dataclass(frozen=True)
-class RecallTask:
-    """Synthetic long-range dependency: recall the symbol that appeared `d` positions back.
-
-    Each sequence is `seq_len` random symbols (ids `0 .. n_symbols - 1`) followed by `n_queries` query
-    tokens. A query names a distance `d` from `distances` (query ids start at `n_symbols`) and asks for the
-    symbol `d` positions before the first query, i.e. `x[b, seq_len - d]`; for the first query that is exactly
-    `d` positions back, for the j-th (counting from 0) `d + j`. The targets are the answers at the query
-    positions and `IGNORE_INDEX` everywhere else, so the loss and the accuracy measure recall alone. Several
-    queries per sequence give several answers to learn from for the price of one sequence.
-
-    Sequences are generated on the fly from the generator passed in: there is no data set to store, and a
-    seeded generator repeats it exactly. A model that attends to every earlier position can fetch the answer
-    directly; a recurrent model has to carry the last `max(distances)` symbols in its fixed-size state.
-
-    For example:
-
-    ```python
-    import torch
-    from llmguide.data import RecallTask
-
-    task = RecallTask(distances=(1, 4), n_symbols=8, seq_len=6, n_queries=2)
-    x, y = task.get_batch("train", 1, generator=torch.Generator().manual_seed(2))
-    print(x.tolist())  # six symbols, then query 8 (asks for d=1) and query 9 (d=4)
-    #> [[0, 7, 5, 0, 6, 3, 8, 9]]
-    print(y.tolist())  # answers: the symbols 1 and 4 places before the first query
-    #> [[-1, -1, -1, -1, -1, -1, 3, 5]]
-    ```
-
-    Attributes:
-        distances: the distances `d` that queries ask for, each in [1, seq_len].
-        n_symbols: number of distinct random symbols (chance accuracy is `1 / n_symbols`).
-        seq_len: random symbols before the queries.
-        n_queries: queries after the symbols; a sequence is `seq_len + n_queries` tokens long.
-    """
-
-    distances: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
-    n_symbols: int = 16
-    seq_len: int = 64
-    n_queries: int = 1
-
-    def __post_init__(self) -> None:
-        for name in ("n_symbols", "seq_len", "n_queries"):
-            value = getattr(self, name)
-            low = 2 if name == "n_symbols" else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-        dists = tuple(self.distances)
-        if not dists or len(set(dists)) != len(dists):
-            raise ValueError(f"distances must be a non-empty sequence of distinct integers, got {dists!r}")
-        for d in dists:
-            if isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= self.seq_len:
-                raise ValueError(f"distances must be integers in [1, seq_len={self.seq_len}], got {d!r}")
-        object.__setattr__(self, "distances", dists)
-
-    @property
-    def vocab_size(self) -> int:
-        """Number of token ids in use: the symbols plus one query token per distance."""
-        return self.n_symbols + len(self.distances)
-
-    @property
-    def block_size(self) -> int:
-        """Length of one sequence in tokens (`seq_len + n_queries`): a model's context must be this long."""
-        return self.seq_len + self.n_queries
-
-    def query_token(self, d: int) -> int:
-        """Return the token id of the query that asks for distance `d`.
-
-        Args:
-            d: one of `distances`.
-
-        Returns:
-            The query's token id, in [n_symbols, vocab_size).
-
-        Raises:
-            ValueError: `d` is not one of `distances`.
-        """
-        if d not in self.distances:
-            raise ValueError(f"d must be one of distances={self.distances}, got {d!r}")
-        return self.n_symbols + self.distances.index(d)
-
-    def sample(
-        self,
-        batch_size: int,
-        *,
-        generator: torch.Generator,
-        d: int | None = None,
-        device: str | torch.device = "cpu",
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return `batch_size` sequences and their targets; every query asks for `d`, or a random distance.
-
-        Args:
-            batch_size: number of sequences.
-            generator: CPU `torch.Generator` that draws symbols and distances.
-            d: the distance that every query asks for, one of `distances`; None draws one per query.
-            device: where the returned tensors live.
-
-        Returns:
-            `(x, y)`, int64 tensors of shape `(batch_size, seq_len + n_queries)`; `y` holds the answers in
-            the query columns (the last `n_queries`) and `IGNORE_INDEX` elsewhere.
-
-        Raises:
-            ValueError: `d` not in `distances`, or non-positive `batch_size`.
-            TypeError: `generator` is not a `torch.Generator`.
-        """
-        _check_batch_args(batch_size, generator)
-        symbols = torch.randint(self.n_symbols, (batch_size, self.seq_len), generator=generator)
-        shape = (batch_size, self.n_queries)
-        if d is None:
-            which = torch.randint(len(self.distances), shape, generator=generator)
-        else:
-            which = torch.full(shape, self.query_token(d) - self.n_symbols)
-        dist = torch.tensor(self.distances)[which]
-        x = torch.cat([symbols, self.n_symbols + which], dim=1)
-        y = torch.full_like(x, IGNORE_INDEX)
-        y[:, self.seq_len :] = symbols.gather(1, self.seq_len - dist)
-        return x.to(device), y.to(device)
-
-    def get_batch(
-        self,
-        split: str,
-        batch_size: int,
-        *,
-        generator: torch.Generator,
-        device: str | torch.device = "cpu",
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return a batch with random distances (the interface `llmguide.train.train` uses).
-
-        Sequences are fresh random draws, so train and validation differ only by the generator that the
-        caller passes; `split` is checked and otherwise unused.
-
-        Args:
-            split: `"train"` or `"val"`.
-            batch_size: number of sequences.
-            generator: CPU `torch.Generator` that draws the batch.
-            device: where the returned tensors live.
-
-        Returns:
-            `(x, y)` as in `sample`.
-
-        Raises:
-            ValueError: unknown `split` or non-positive `batch_size`.
-            TypeError: `generator` is not a `torch.Generator`.
-        """
-        _check_split(split)
-        return self.sample(batch_size, generator=generator, device=device)

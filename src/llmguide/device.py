@@ -42,6 +42,8 @@ from typing import Any
 
 import torch
 
+from llmguide.validate import check_instance
+
 __all__ = [
     "autocast",
     "autocast_dtype",
@@ -130,8 +132,7 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """
     if device is None:
         return default_device()
-    if not isinstance(device, (str, torch.device)):
-        raise TypeError(f"device must be a str, a torch.device or None, got {type(device).__name__}")
+    check_instance("device", device, (str, torch.device), "a str, a torch.device or None")
     allowed = "one of 'cpu', 'cuda', 'cuda:N', 'mps', or None for the best available"
     try:
         resolved = torch.device(device)

@@ -19,6 +19,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from llmguide.validate import check_instance
+
 FIGURE_DIR_ENV = "LLMGUIDE_FIGURE_DIR"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -49,7 +51,7 @@ def save_figure(fig: Any, name: str) -> Path:
             as `![...](figures/temperature-distributions.svg)`.
 
     Raises:
-        TypeError: `fig` is not a matplotlib figure.
+        TypeError: `fig` is not a matplotlib figure, or `name` is not a string.
         ValueError: `name` is not of the allowed form.
 
     For example:
@@ -70,9 +72,9 @@ def save_figure(fig: Any, name: str) -> Path:
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    if not isinstance(fig, Figure):
-        raise TypeError(f"fig must be a matplotlib.figure.Figure, got {type(fig).__name__}")
-    if not isinstance(name, str) or not _NAME.match(name):
+    check_instance("fig", fig, Figure, "a matplotlib.figure.Figure")
+    check_instance("name", name, str, "a str")
+    if not _NAME.match(name):
         raise ValueError(
             f"name must be lowercase letters, digits and dashes (e.g. 'loss-curve'), got {name!r}"
         )

@@ -6,6 +6,7 @@ dataclass, the attention written out by hand (for the guide), the blocks, then t
 onto this model one to one.
 
 - `GPTConfig`: the sizes, checked when the config is built.
+- `causal_mask`: which keys each query may see, also when a cache holds the earlier positions.
 - `attention_weights` and `attention`: softmax(Q K^T / sqrt(d)) V, spelled out. The model itself calls
   `torch.nn.functional.scaled_dot_product_attention`, which computes the same thing with fused kernels
   (flash attention on CUDA) and is tested equal to `attention`.
@@ -28,10 +29,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmguide.sampling import sample
+from llmguide.sampling import check_sample_args, sample
+from llmguide.validate import check_bool, check_instance, check_int, check_real, check_token_ids
 
 __all__ = [
     "GPT",
+    "IGNORE_INDEX",
     "MLP",
     "Block",
     "CausalSelfAttention",
@@ -39,7 +42,14 @@ __all__ = [
     "KVCache",
     "attention",
     "attention_weights",
+    "causal_mask",
+    "check_targets",
 ]
+
+IGNORE_INDEX = -1
+"""Target value that marks a position without a target: the loss of `GPT.forward` (and of
+`llmguide.rnn.LSTM`) leaves it out. The synthetic tasks of `llmguide.tasks` use it for the positions they do
+not score."""
 
 
 @dataclass
@@ -66,8 +76,9 @@ class GPTConfig:
         bias: whether the linear layers and LayerNorms have biases (GPT-2: yes).
 
     Raises:
-        ValueError: a size is not a positive integer, `n_embd` is not divisible by `n_head`, `dropout` is
-            outside [0, 1), or `bias` is not a bool. The message names the field.
+        TypeError: a size is not an integer, `dropout` is not a number, or `bias` is not a bool.
+        ValueError: a size is below 1, `n_embd` is not divisible by `n_head`, or `dropout` is outside [0, 1).
+            The message names the field.
     """
 
     vocab_size: int = 256
@@ -80,18 +91,47 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_int(name, getattr(self, name), minimum=1)
         if self.n_embd % self.n_head != 0:
             raise ValueError(
                 f"n_embd must be divisible by n_head, got n_embd={self.n_embd} and n_head={self.n_head}"
             )
-        dropout = self.dropout
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
-        if not isinstance(self.bias, bool):
-            raise ValueError(f"bias must be True or False, got {self.bias!r}")
+        check_real("dropout", self.dropout, minimum=0, maximum=1, max_open=True)
+        check_bool("bias", self.bias)
+
+
+def causal_mask(T: int, S: int, device: str | torch.device | None = None) -> torch.Tensor:
+    """Return the `(T, S)` causal mask: `True` where query `i` may attend to key `j`.
+
+    The `T` queries are the last `T` of `S` positions (the first `S - T` are earlier positions, e.g. held in a
+    KV cache), so query `i` sits at position `S - T + i` and sees the keys `0 .. S - T + i`. With `T == S` this
+    is the lower triangle.
+
+    For example, two new queries after three cached positions:
+
+    ```python
+    from llmguide.model import causal_mask
+
+    print(causal_mask(2, 5).int())
+    #> tensor([[1, 1, 1, 1, 0],
+    #>         [1, 1, 1, 1, 1]], dtype=torch.int32)
+    ```
+
+    Args:
+        T: number of queries, `>= 1`.
+        S: number of keys, `>= T`.
+        device: where to build the mask.
+
+    Returns:
+        A bool tensor of shape `(T, S)`.
+
+    Raises:
+        TypeError: `T` or `S` is not an integer.
+        ValueError: `T < 1` or `S < T`.
+    """
+    T = check_int("T", T, minimum=1)
+    S = check_int("S", S, minimum=T)
+    return torch.ones(T, S, dtype=torch.bool, device=device).tril(diagonal=S - T)
 
 
 def attention_weights(q: torch.Tensor, k: torch.Tensor, causal: bool = True) -> torch.Tensor:
@@ -119,11 +159,9 @@ def attention_weights(q: torch.Tensor, k: torch.Tensor, causal: bool = True) -> 
     Returns:
         Weights of shape `(..., T, S)`; masked entries are exactly 0.
     """
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., T, S)
     if causal:
-        T, S = scores.shape[-2:]
-        allowed = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(diagonal=S - T)
-        scores = scores.masked_fill(~allowed, float("-inf"))
+        scores = scores.masked_fill(~causal_mask(*scores.shape[-2:], device=q.device), float("-inf"))
     return scores.softmax(dim=-1)
 
 
@@ -163,7 +201,8 @@ class KVCache:
     """The keys and values of every layer for the positions seen so far, in buffers of `max_len` positions.
 
     `GPT.generate` makes one; you rarely need it yourself. Each attention layer stores the keys and values of
-    the new positions with `update` and attends over everything stored; the model then advances `length`.
+    the new positions with `update` and attends over everything stored; once every layer has, the model
+    calls `advance` to count the new positions in `length`.
 
     Args:
         n_layer: number of layers to hold keys and values for.
@@ -171,7 +210,8 @@ class KVCache:
     """
 
     def __init__(self, n_layer: int, max_len: int) -> None:
-        self.max_len = max_len
+        n_layer = check_int("n_layer", n_layer, minimum=1)
+        self.max_len = check_int("max_len", max_len, minimum=1)
         self.length = 0  # positions stored so far
         self.keys: list[torch.Tensor | None] = [None] * n_layer
         self.values: list[torch.Tensor | None] = [None] * n_layer
@@ -201,6 +241,21 @@ class KVCache:
         keys[:, :, self.length : end] = k
         values[:, :, self.length : end] = v
         return keys[:, :, :end], values[:, :, :end]
+
+    def advance(self, n: int) -> None:
+        """Count `n` more positions as stored: call it once all layers have `update`d with them.
+
+        Args:
+            n: number of new positions, `>= 0`.
+
+        Raises:
+            TypeError: `n` is not an integer.
+            ValueError: `n < 0`, or `length + n` exceeds `max_len`.
+        """
+        end = self.length + check_int("n", n, minimum=0)
+        if end > self.max_len:
+            raise ValueError(f"the KV cache holds at most {self.max_len} positions, asked for {end}")
+        self.length = end
 
 
 class CausalSelfAttention(nn.Module):
@@ -232,24 +287,25 @@ class CausalSelfAttention(nn.Module):
         Returns:
             Shape `(B, T, n_embd)`.
         """
-        B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
-        # (B, T, C) -> (B, n_head, T, head_dim): each head attends with its own slice of the width
-        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
-        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        B, T, C = x.size()  # batch, new positions, width (n_embd)
+        hs = C // self.n_head  # head size
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)  # each (B, T, C)
+        # each head attends with its own slice of the width
+        q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        v = v.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        past = 0 if cache is None else cache.length  # positions before these T
+        if cache is not None:
+            k, v = cache.update(layer, k, v)  # (B, nh, past + T, hs): the cached positions, then these
+        # The T queries are the last T of the past + T positions: query i sees keys 0 .. past + i
+        # (`causal_mask`). With nothing cached that is SDPA's own causal mask (is_causal, which lets it use its
+        # fastest kernels); a single new query sees every key, so it needs no mask at all.
+        mask = causal_mask(T, past + T, device=x.device) if past and T > 1 else None
         dropout_p = self.dropout if self.training else 0.0
-        if cache is None or cache.length == 0:
-            if cache is not None:
-                cache.update(layer, k, v)
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
-        else:
-            past = cache.length
-            k, v = cache.update(layer, k, v)
-            # the new queries are the last T of past + T positions: query i sees keys 0 .. past + i
-            mask = None if T == 1 else torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(past)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # the heads side by side again
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=past == 0
+        )  # (B, nh, T, hs)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C): the heads side by side again
         return self.resid_dropout(self.c_proj(y))
 
 
@@ -342,9 +398,7 @@ class GPT(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        if not isinstance(config, GPTConfig):
-            raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
-        self.config = config
+        self.config = check_instance("config", config, GPTConfig, "a GPTConfig")
         self.transformer = nn.ModuleDict(
             dict(
                 wte=nn.Embedding(config.vocab_size, config.n_embd),  # token embedding
@@ -404,31 +458,30 @@ class GPT(nn.Module):
         """Predict the next token at every position.
 
         Args:
-            idx: token ids, an integer tensor of shape `(B, T)` with `1 <= T <= block_size` and every id in
-                `[0, vocab_size)`.
-            targets: optional, shape `(B, T)`: the token that follows each position. Entries equal to -1
-                are left out of the loss.
+            idx: token ids, an int64 or int32 tensor of shape `(B, T)` with `1 <= T <= block_size` and every
+                id in `[0, vocab_size)`.
+            targets: optional, an int64 or int32 tensor of shape `(B, T)`: the token that follows each
+                position, in `[0, vocab_size)`. Entries equal to `IGNORE_INDEX` (-1) are left out of the loss.
 
         Returns:
             `(logits, loss)`: logits of shape `(B, T, vocab_size)` (unnormalised log-probabilities of the
             next token), and the mean cross-entropy in nats per token, or `None` without `targets`.
 
         Raises:
-            TypeError: `idx` or `targets` is not an integer tensor.
+            TypeError: `idx` or `targets` is not an int64 or int32 tensor.
             ValueError: `idx` is not 2-D, is empty, is longer than `block_size` or holds an id outside the
-                vocabulary; `targets` has another shape than `idx`.
+                vocabulary; `targets` has another shape than `idx` or holds an id outside the vocabulary other
+                than `IGNORE_INDEX`.
         """
         self._check_idx(idx)
+        if targets is not None:
+            check_targets(targets, idx, self.config.vocab_size)
         logits = self.lm_head(self._hidden(idx))
         loss = None
         if targets is not None:
-            if not isinstance(targets, torch.Tensor) or targets.is_floating_point() or targets.is_complex():
-                raise TypeError("targets must be an integer tensor of token ids")
-            if targets.shape != idx.shape:
-                raise ValueError(
-                    f"targets must have the shape of idx {tuple(idx.shape)}, got {tuple(targets.shape)}"
-                )
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+            loss = F.cross_entropy(
+                logits.view(-1, logits.size(-1)), targets.reshape(-1).long(), ignore_index=IGNORE_INDEX
+            )
         return logits, loss
 
     def generate(
@@ -490,13 +543,23 @@ class GPT(nn.Module):
             Token ids of shape `(B, T + max_new_tokens)`: the prompt followed by the new tokens.
 
         Raises:
-            TypeError: `idx` is not an integer tensor.
+            TypeError: `idx` is not an int64 or int32 tensor; `max_new_tokens` is not an integer; a sampling
+                argument or `use_cache` has the wrong type.
             ValueError: `idx` is not 2-D, is empty or holds ids outside the vocabulary; `max_new_tokens` is
-                not an integer `>= 0`; a sampling argument is out of range (raised by `sample`).
+                below 0; a sampling argument is out of range or `generator` is on another device than the
+                model. Everything is checked before the first token, even when `max_new_tokens` is 0.
         """
         self._check_idx(idx, any_length=True)
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
+        check_int("max_new_tokens", max_new_tokens, minimum=0)
+        check_bool("use_cache", use_cache)
+        check_sample_args(
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            min_p=min_p,
+            generator=generator,
+            device=self.lm_head.weight.device,
+        )
         block_size = self.config.block_size
         was_training = self.training
         self.eval()
@@ -531,30 +594,50 @@ class GPT(nn.Module):
         for layer, block in enumerate(self.transformer.h):
             x = block(x, cache, layer)
         if cache is not None:
-            cache.length += idx.size(1)
+            cache.advance(idx.size(1))
         return self.transformer.ln_f(x)
 
     def _check_idx(self, idx: torch.Tensor, any_length: bool = False) -> None:
         """Raise a clear error unless `idx` is a non-empty (B, T) tensor of ids in the vocabulary."""
-        if (
-            not isinstance(idx, torch.Tensor)
-            or idx.dtype == torch.bool
-            or idx.is_floating_point()
-            or idx.is_complex()
-        ):
-            got = f"a tensor of dtype {idx.dtype}" if isinstance(idx, torch.Tensor) else type(idx).__name__
-            raise TypeError(f"idx must be an integer tensor of token ids, got {got}")
-        if idx.dim() != 2 or idx.size(0) == 0 or idx.size(1) == 0:
-            raise ValueError(f"idx must have shape (batch, positions) with both >= 1, got {tuple(idx.shape)}")
-        if not any_length and idx.size(1) > self.config.block_size:
-            raise ValueError(
-                f"idx has {idx.size(1)} positions, more than block_size={self.config.block_size}; "
-                f"crop it to the last {self.config.block_size} tokens"
-            )
-        # one reduction and one device sync; skipped while torch.compile traces (it would break the graph)
-        if not torch.compiler.is_compiling() and idx.device.type != "meta":
-            if bool(((idx < 0) | (idx >= self.config.vocab_size)).any()):
+        if not any_length and isinstance(idx, torch.Tensor) and idx.dim() == 2:
+            if idx.size(1) > self.config.block_size:
                 raise ValueError(
-                    f"idx holds token ids outside [0, vocab_size={self.config.vocab_size}): "
-                    f"min {int(idx.min())}, max {int(idx.max())}"
+                    f"idx has {idx.size(1)} positions, more than block_size={self.config.block_size}; "
+                    f"crop it to the last {self.config.block_size} tokens"
                 )
+        check_token_ids("idx", idx, vocab_size=self.config.vocab_size)
+
+
+def check_targets(targets: torch.Tensor, idx: torch.Tensor, vocab_size: int) -> None:
+    """Check a language model's `targets` against its input `idx` (shared by `GPT` and `llmguide.rnn.LSTM`).
+
+    For example:
+
+    ```python
+    import torch
+    from llmguide.model import check_targets
+
+    idx = torch.tensor([[1, 2, 3]])
+    check_targets(torch.tensor([[2, 3, -1]]), idx, vocab_size=10)  # -1 is IGNORE_INDEX: allowed
+    try:
+        check_targets(torch.tensor([[2, 3, -5]]), idx, vocab_size=10)
+    except ValueError as error:
+        print(error)
+    #> targets holds token ids outside [0, vocab_size=10) (other than the ignored -1), e.g. -5
+    ```
+
+    Args:
+        targets: the next token at every position: an int64 or int32 tensor of the shape of `idx`, each entry
+            in `[0, vocab_size)` or `IGNORE_INDEX`.
+        idx: the model's input token ids.
+        vocab_size: the model's vocabulary size.
+
+    Raises:
+        TypeError: `targets` is not an int64 or int32 tensor.
+        ValueError: `targets` has another shape than `idx`, or holds an id outside the vocabulary other than
+            `IGNORE_INDEX`.
+    """
+    integer = isinstance(targets, torch.Tensor) and targets.dtype in (torch.int64, torch.int32)
+    if integer and targets.shape != idx.shape:
+        raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, got {tuple(targets.shape)}")
+    check_token_ids("targets", targets, vocab_size=vocab_size, dim=idx.dim(), ignore_index=IGNORE_INDEX)

@@ -1,8 +1,7 @@
-"""Zero-shot and few-shot prompts, and a toy task that measures in-context learning.
+"""Zero-shot and few-shot prompts: plain string functions, no model and no torch.
 
-The prompt builders are plain string functions. Their template is the Question/Answer layout of the notes,
-with nothing hidden: each example is one question line and one answer line, and the prompt ends with the
-answer prefix, left open for the model to complete.
+The template is the Question/Answer layout of the notes, with nothing hidden: each example is one question line
+and one answer line, and the prompt ends with the answer prefix, left open for the model to complete.
 
 ```text
 {question_prefix} {question 1}
@@ -15,26 +14,46 @@ answer prefix, left open for the model to complete.
 - `zero_shot`, `few_shot`: the builders. Text that would corrupt the layout (an empty question or answer, a line
   break inside one, equal prefixes) raises `ValueError`; examples that are not (question, answer) pairs raise
   `TypeError`.
-- `ParityEpisodes`, `Episode`: a synthetic task whose answers only the examples in a prompt can give (each
-  episode picks its own colour for the even digits and another for the odd ones), with a one-token-per-line
-  tokenizer, training batches for `llmguide.train.train`, scoring of a model's answer as its most likely
-  label, and the accuracy of the best possible reader. The chapter "Prompting" trains a small GPT on it.
+- `check_line`, `check_prefixes`: the same checks on their own, for code that lays out prompts of its own
+  (the toy task `llmguide.tasks.ParityEpisodes` does).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-import torch
+from llmguide.validate import check_instance
 
-__all__ = ["Episode", "ParityEpisodes", "few_shot", "zero_shot"]
+__all__ = ["check_line", "check_prefixes", "few_shot", "zero_shot"]
 
 
-def _check_line(text: object, name: str) -> str:
-    """Return `text` if it is a non-empty string on one line, else raise naming `name`."""
-    if not isinstance(text, str):
-        raise TypeError(f"{name} must be a str, got {type(text).__name__}")
+def check_line(text: object, name: str) -> str:
+    """Return `text` if it is a non-empty string on one line, else raise an error naming `name`.
+
+    For example:
+
+    ```python
+    from llmguide.prompts import check_line
+
+    try:
+        check_line("  ", "answer")
+    except ValueError as error:
+        print(error)
+    #> answer must be a non-empty string, got '  '
+    ```
+
+    Args:
+        text: the text to check.
+        name: what the text is, for the message (e.g. `"examples[0] answer"`).
+
+    Returns:
+        `text`.
+
+    Raises:
+        TypeError: `text` is not a `str`.
+        ValueError: `text` is empty or blank, or holds a line break (any of those `str.splitlines` splits at).
+    """
+    check_instance(name, text, str, "a str")
     if not text.strip():
         raise ValueError(f"{name} must be a non-empty string, got {text!r}")
     if text.splitlines() != [text]:
@@ -45,9 +64,27 @@ def _check_line(text: object, name: str) -> str:
     return text
 
 
-def _check_prefixes(question_prefix: str, answer_prefix: str) -> None:
-    _check_line(question_prefix, "question_prefix")
-    _check_line(answer_prefix, "answer_prefix")
+def check_prefixes(question_prefix: str, answer_prefix: str) -> None:
+    """Check the two prefixes of the layout: each one non-empty line, and different from each other.
+
+    For example:
+
+    ```python
+    from llmguide.prompts import check_prefixes
+
+    check_prefixes("Q:", "A:")  # fine: returns None
+    ```
+
+    Args:
+        question_prefix: text that opens every question line.
+        answer_prefix: text that opens every answer line.
+
+    Raises:
+        TypeError: a prefix is not a `str`.
+        ValueError: a prefix is empty or holds a line break, or the two are equal.
+    """
+    check_line(question_prefix, "question_prefix")
+    check_line(answer_prefix, "answer_prefix")
     if question_prefix == answer_prefix:
         raise ValueError(
             f"question_prefix and answer_prefix must differ, both are {question_prefix!r}: "
@@ -121,7 +158,7 @@ def few_shot(
         TypeError: `examples` is not a sequence of (question, answer) pairs, or a text is not a `str`.
         ValueError: a question, answer or prefix is empty or contains a line break, or the prefixes are equal.
     """
-    _check_prefixes(question_prefix, answer_prefix)
+    check_prefixes(question_prefix, answer_prefix)
     if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence):
         raise TypeError(
             f"examples must be a sequence of (question, answer) pairs, got {type(examples).__name__}"
@@ -130,356 +167,8 @@ def few_shot(
     for i, pair in enumerate(examples):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise TypeError(f"examples[{i}] must be a (question, answer) pair, got {pair!r}")
-        q = _check_line(pair[0], f"examples[{i}] question")
-        a = _check_line(pair[1], f"examples[{i}] answer")
+        q = check_line(pair[0], f"examples[{i}] question")
+        a = check_line(pair[1], f"examples[{i}] answer")
         lines += [f"{question_prefix} {q}", f"{answer_prefix} {a}"]
-    lines += [f"{question_prefix} {_check_line(question, 'question')}", answer_prefix]
+    lines += [f"{question_prefix} {check_line(question, 'question')}", answer_prefix]
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# A toy task for measuring in-context learning
-# ---------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Episode:
-    """One episode of `ParityEpisodes`: worked examples, a question, and the answer the episode's rule gives.
-
-    Attributes:
-        examples: (question, answer) pairs, e.g. `(("4", "blue"), ("7", "red"))`.
-        question: the item asked about, e.g. `"2"`.
-        answer: the label that the episode's rule gives `question`, e.g. `"blue"`.
-    """
-
-    examples: tuple[tuple[str, str], ...]
-    question: str
-    answer: str
-
-
-@dataclass(frozen=True)
-class ParityEpisodes:
-    """Episodes whose answers only the examples in the prompt can tell: a toy for in-context learning.
-
-    Every episode secretly draws two different labels, one for the items at even positions of `items` and one
-    for those at odd positions (with the default digits: one label for the even digits, another for the odd
-    ones). Its prompt shows worked examples in the Question/Answer layout of `few_shot` and asks about one
-    more item. Which label goes with which kind of item changes from episode to episode, so no fixed set of
-    weights can know the answer: a model has to read it off an example of the same kind, if the prompt has one.
-
-    The tokenizer is deliberately coarse: each line of the layout is one token, a question line
-    (`"Question: 7"`) or an answer line (`"Answer: red"`). A prompt ends with the open answer prefix
-    (`"Answer:"`); the token that completes it is one of the answer lines, so the model's answer is the answer
-    line it rates most likely. One token per line keeps the sequences short (an 8-shot prompt is 17 tokens),
-    so a 2-layer GPT learns the task in seconds on a CPU.
-
-    For example:
-
-    ```python
-    import torch
-    from llmguide.prompts import ParityEpisodes
-
-    task = ParityEpisodes()
-    (episode,) = task.sample(1, n_shots=2, generator=torch.Generator().manual_seed(0))
-    print(task.prompt(episode))
-    #> Question: 0
-    #> Answer: blue
-    #> Question: 1
-    #> Answer: yellow
-    #> Question: 3
-    #> Answer:
-    print(episode.answer, task.encode(task.prompt(episode)))
-    #> yellow [0, 12, 1, 13, 3]
-    ```
-
-    Attributes:
-        items: the questions, at least 2, each one line; the rule groups them by even and odd position.
-        labels: the possible answers, at least 2, each one line.
-        max_shots: most examples in a prompt; the context (`block_size`) is `2 * max_shots + 1` tokens.
-        question_prefix: opens every question line.
-        answer_prefix: opens every answer line.
-
-    Raises:
-        ValueError: fewer than 2 items or labels, repeated items or labels, `max_shots` not a positive integer,
-            or an item, label or prefix that `few_shot` would reject.
-    """
-
-    items: tuple[str, ...] = tuple("0123456789")
-    labels: tuple[str, ...] = ("red", "green", "blue", "yellow")
-    max_shots: int = 8
-    question_prefix: str = "Question:"
-    answer_prefix: str = "Answer:"
-
-    def __post_init__(self) -> None:
-        _check_prefixes(self.question_prefix, self.answer_prefix)
-        for name in ("items", "labels"):
-            values = tuple(getattr(self, name))
-            if len(values) < 2 or len(set(values)) != len(values):
-                raise ValueError(f"{name} must hold at least 2 different strings, got {values!r}")
-            for i, value in enumerate(values):
-                _check_line(value, f"{name}[{i}]")
-            object.__setattr__(self, name, values)
-        if isinstance(self.max_shots, bool) or not isinstance(self.max_shots, int) or self.max_shots < 1:
-            raise ValueError(f"max_shots must be a positive integer, got {self.max_shots!r}")
-
-    @property
-    def vocab(self) -> tuple[str, ...]:
-        """The tokens: one question line per item, then one answer line per label."""
-        return tuple(f"{self.question_prefix} {item}" for item in self.items) + tuple(
-            f"{self.answer_prefix} {label}" for label in self.labels
-        )
-
-    @property
-    def vocab_size(self) -> int:
-        """Number of token ids: `len(items) + len(labels)`."""
-        return len(self.items) + len(self.labels)
-
-    @property
-    def block_size(self) -> int:
-        """Tokens in the longest prompt (`max_shots` examples and the question): the model's context."""
-        return 2 * self.max_shots + 1
-
-    def group(self, item: str) -> int:
-        """Return the kind of `item`: 0 for an even position in `items`, 1 for an odd one.
-
-        Args:
-            item: one of `items`.
-
-        Returns:
-            0 or 1.
-
-        Raises:
-            ValueError: `item` is not one of `items`.
-        """
-        if item not in self.items:
-            raise ValueError(f"item must be one of {self.items}, got {item!r}")
-        return self.items.index(item) % 2
-
-    def prompt(self, episode: Episode) -> str:
-        """Return the episode's prompt: `few_shot(episode.examples, episode.question)` with the task's prefixes.
-
-        Args:
-            episode: the episode.
-
-        Returns:
-            The prompt text, ending with the open answer prefix.
-        """
-        return few_shot(
-            episode.examples,
-            episode.question,
-            question_prefix=self.question_prefix,
-            answer_prefix=self.answer_prefix,
-        )
-
-    def encode(self, prompt: str) -> list[int]:
-        """Return the token ids of a prompt: one per complete line, the open answer prefix left out.
-
-        Args:
-            prompt: text whose lines are lines of `vocab`, ending with a line that is exactly `answer_prefix`.
-
-        Returns:
-            One id per line before the open answer prefix.
-
-        Raises:
-            TypeError: `prompt` is not a `str`.
-            ValueError: the prompt does not end with the open answer prefix, or a line is not in `vocab`.
-        """
-        if not isinstance(prompt, str):
-            raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
-        *lines, last = prompt.split("\n")
-        if last != self.answer_prefix:
-            raise ValueError(
-                f"prompt must end with the open answer prefix {self.answer_prefix!r} on its own line, "
-                f"got last line {last!r}"
-            )
-        if not lines:
-            raise ValueError("prompt has no question line before the open answer prefix")
-        vocab = {line: i for i, line in enumerate(self.vocab)}
-        for i, line in enumerate(lines):
-            if line not in vocab:
-                raise ValueError(
-                    f"line {i} of the prompt, {line!r}, is not a token: the vocabulary is "
-                    f"'{self.question_prefix} <item>' for items {self.items} and "
-                    f"'{self.answer_prefix} <label>' for labels {self.labels}"
-                )
-        return [vocab[line] for line in lines]
-
-    def sample(self, n: int, *, n_shots: int, generator: torch.Generator) -> list[Episode]:
-        """Draw `n` fresh episodes with `n_shots` examples each.
-
-        Each episode draws its two labels (one per kind of item, different from each other), a question item,
-        and `n_shots` example items uniformly, with repeats, from the items other than the question: the
-        question is never answered in its own prompt, only items of its kind may be.
-
-        Args:
-            n: number of episodes, `>= 1`.
-            n_shots: examples per episode, in [0, max_shots].
-            generator: CPU `torch.Generator` that draws everything.
-
-        Returns:
-            The episodes.
-
-        Raises:
-            ValueError: `n` or `n_shots` out of range.
-            TypeError: `generator` is not a `torch.Generator`.
-        """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
-        if isinstance(n_shots, bool) or not isinstance(n_shots, int) or not 0 <= n_shots <= self.max_shots:
-            raise ValueError(
-                f"n_shots must be an integer in [0, max_shots={self.max_shots}], got {n_shots!r}"
-            )
-        if not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-        n_items = len(self.items)
-        pairs = self._label_pairs(n, generator)
-        query = torch.randint(n_items, (n,), generator=generator)
-        # the other items are query + 1 .. query + n_items - 1 (mod n_items): uniform over them
-        shown = (query[:, None] + torch.randint(1, n_items, (n, n_shots), generator=generator)) % n_items
-        episodes = []
-        for q, row, pair in zip(query.tolist(), shown.tolist(), pairs.tolist(), strict=True):
-            examples = tuple((self.items[i], self.labels[pair[i % 2]]) for i in row)
-            episodes.append(Episode(examples, self.items[q], self.labels[pair[q % 2]]))
-        return episodes
-
-    def get_batch(
-        self,
-        split: str,
-        batch_size: int,
-        *,
-        generator: torch.Generator,
-        device: str | torch.device = "cpu",
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return training sequences: `max_shots + 1` examples each, every answer a target.
-
-        A sequence is the token ids of one episode's `max_shots + 1` question and answer lines, without the
-        last answer line, so it fits `block_size`. Its items are drawn uniformly with repeats. The target of
-        each question line is the id of the answer line that follows it, and -1 (no target) everywhere else:
-        the answer to the k-th question is learned with k - 1 examples in front of it, so one sequence teaches
-        every number of shots from 0 to `max_shots`. The same distribution serves both splits; train and
-        validation differ by the generator the caller passes. This is the interface `llmguide.train.train`
-        uses.
-
-        Args:
-            split: `"train"` or `"val"`.
-            batch_size: number of sequences, `>= 1`.
-            generator: CPU `torch.Generator` that draws the batch.
-            device: where the returned tensors live.
-
-        Returns:
-            `(x, y)`, int64 tensors of shape `(batch_size, block_size)`.
-
-        Raises:
-            ValueError: unknown `split` or non-positive `batch_size`.
-            TypeError: `generator` is not a `torch.Generator`.
-        """
-        if split not in ("train", "val"):
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-        n_items = len(self.items)
-        pairs = self._label_pairs(batch_size, generator)
-        items = torch.randint(n_items, (batch_size, self.max_shots + 1), generator=generator)
-        answers = n_items + pairs.gather(1, items % 2)
-        seq = torch.stack([items, answers], dim=2).view(batch_size, -1)[:, :-1]
-        y = torch.full_like(seq, -1)
-        y[:, 0::2] = answers
-        return seq.to(device), y.to(device)
-
-    def label_logprobs(self, model: torch.nn.Module, prompts: Sequence[str]) -> torch.Tensor:
-        """Score each label as the answer to each prompt: the model's log-probabilities over the labels.
-
-        The model's next-token logits after the prompt's last complete line are restricted to the answer
-        lines and renormalised, so each row is a distribution over `labels` that sums to 1.
-
-        Args:
-            model: a model with `forward(idx) -> (logits, loss)` over this task's vocabulary, e.g. a
-                `llmguide.model.GPT` with `vocab_size=task.vocab_size`; its `config.block_size` is its
-                context. It is run in eval mode without gradients and put back in its mode.
-            prompts: prompts that `encode` accepts.
-
-        Returns:
-            Shape `(len(prompts), len(labels))`, natural-log probabilities, on the CPU.
-
-        Raises:
-            ValueError: no prompts, a prompt `encode` rejects, or a prompt longer than the model's context.
-        """
-        if isinstance(prompts, str) or not isinstance(prompts, Sequence) or len(prompts) == 0:
-            raise ValueError("prompts must be a non-empty sequence of prompt strings")
-        ids = [self.encode(p) for p in prompts]
-        context = getattr(getattr(model, "config", None), "block_size", self.block_size)
-        longest = max(len(row) for row in ids)
-        if longest > context:
-            raise ValueError(
-                f"a prompt is {longest} tokens long, more than the model's context of {context} tokens "
-                f"(at most {(context - 1) // 2} examples)"
-            )
-        # right-pad with token 0: a causal model's logits at a position ignore every later position
-        idx = torch.zeros(len(ids), longest, dtype=torch.long)
-        for i, row in enumerate(ids):
-            idx[i, : len(row)] = torch.tensor(row)
-        last = torch.tensor([len(row) - 1 for row in ids])
-        device = next(model.parameters()).device
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                logits, _ = model(idx.to(device))
-        finally:
-            model.train(was_training)
-        answer_logits = logits[torch.arange(len(ids)), last.to(device), len(self.items) :]
-        return torch.log_softmax(answer_logits.float(), dim=-1).cpu()
-
-    def answers(self, model: torch.nn.Module, prompts: Sequence[str]) -> list[str]:
-        """Return the label the model rates most likely for each prompt (see `label_logprobs`).
-
-        Args:
-            model: as in `label_logprobs`.
-            prompts: as in `label_logprobs`.
-
-        Returns:
-            One label per prompt.
-        """
-        best = self.label_logprobs(model, prompts).argmax(dim=-1)
-        return [self.labels[i] for i in best.tolist()]
-
-    def accuracy(self, model: torch.nn.Module, episodes: Sequence[Episode]) -> float:
-        """Return the fraction of `episodes` whose answer the model rates most likely.
-
-        Args:
-            model: as in `label_logprobs`.
-            episodes: episodes, e.g. from `sample`.
-
-        Returns:
-            A fraction in [0, 1].
-        """
-        got = self.answers(model, [self.prompt(e) for e in episodes])
-        return sum(g == e.answer for g, e in zip(got, episodes, strict=True)) / len(episodes)
-
-    def best_accuracy(self, episodes: Sequence[Episode]) -> float:
-        """Return the expected accuracy of the best possible reader of the prompts, who knows the rule.
-
-        An example of the question's kind gives the answer. Without one, every label not already taken by the
-        other kind is equally likely, so the best guess is right with probability 1 / (number of such labels):
-        `1 / len(labels)` with no examples at all.
-
-        Args:
-            episodes: episodes, e.g. from `sample`.
-
-        Returns:
-            The mean over episodes of the best reader's probability of being right, in [0, 1].
-        """
-        total = 0.0
-        for e in episodes:
-            kind = self.group(e.question)
-            if any(self.group(q) == kind for q, _ in e.examples):
-                total += 1.0
-            else:
-                total += 1.0 / (len(self.labels) - len({a for _, a in e.examples}))
-        return total / len(episodes)
-
-    def _label_pairs(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """Shape (n, 2): per episode, the label ids of the even and the odd items, different from each other."""
-        return torch.rand(n, len(self.labels), generator=generator).argsort(dim=1)[:, :2]

@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmguide.data import IGNORE_INDEX
+from llmguide.model import IGNORE_INDEX, check_targets
+from llmguide.validate import check_instance, check_int, check_real, check_token_ids
 
 
 @dataclass
@@ -28,6 +29,10 @@ class LSTMConfig:
         n_hidden: width of each layer's hidden and cell state (the fixed-size memory).
         n_layer: number of stacked LSTM layers.
         dropout: dropout probability on the embedding, between layers and before the head, in [0, 1).
+
+    Raises:
+        TypeError: a size is not an integer, or `dropout` is not a number.
+        ValueError: a size is below 1, or `dropout` is outside [0, 1).
     """
 
     vocab_size: int = 256
@@ -38,11 +43,8 @@ class LSTMConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "n_embd", "n_hidden", "n_layer"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+            check_int(name, getattr(self, name), minimum=1)
+        check_real("dropout", self.dropout, minimum=0, maximum=1, max_open=True)
 
 
 class LSTM(nn.Module):
@@ -65,9 +67,7 @@ class LSTM(nn.Module):
 
     def __init__(self, config: LSTMConfig) -> None:
         super().__init__()
-        if not isinstance(config, LSTMConfig):
-            raise TypeError(f"config must be an LSTMConfig, got {type(config).__name__}")
-        self.config = config
+        self.config = check_instance("config", config, LSTMConfig, "an LSTMConfig")
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
         self.drop = nn.Dropout(config.dropout)
         self.lstm = nn.LSTM(
@@ -83,40 +83,35 @@ class LSTM(nn.Module):
         """Return the number of trainable parameters (weights and biases)."""
         return sum(p.numel() for p in self.parameters())
 
-    def _check_idx(self, idx: torch.Tensor) -> None:
-        if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.dtype != torch.long:
-            raise ValueError("idx must be an int64 tensor of shape (batch, time)")
-        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size):
-            raise ValueError(f"idx holds token ids outside [0, vocab_size={self.config.vocab_size})")
-
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Return next-token logits for every position and, if `targets` is given, the mean cross-entropy.
 
         Args:
-            idx: token ids, int64 of shape `(batch, time)`.
+            idx: token ids, int64 or int32, of shape `(batch, time)` with both at least 1.
             targets: the next token at every position, same shape as `idx`; positions holding
-                `llmguide.data.IGNORE_INDEX` (-1) are left out of the loss.
+                `llmguide.model.IGNORE_INDEX` (-1) are left out of the loss.
 
         Returns:
             `(logits, loss)`: logits of shape `(batch, time, vocab_size)` and the loss in nats per token
             (None without targets).
 
         Raises:
-            ValueError: `idx` is not a 2-D int64 tensor of ids in the vocabulary, or `targets` has another
-                shape.
+            TypeError: `idx` or `targets` is not an int64 or int32 tensor.
+            ValueError: `idx` is not 2-D, has an empty axis or holds an id outside the vocabulary; `targets`
+                has another shape, or holds an id outside the vocabulary other than `IGNORE_INDEX`.
         """
-        self._check_idx(idx)
+        check_token_ids("idx", idx, vocab_size=self.config.vocab_size)
+        if targets is not None:
+            check_targets(targets, idx, self.config.vocab_size)
         x = self.drop(self.wte(idx))
         h, _ = self.lstm(x)
         logits = self.lm_head(self.drop(h))
         if targets is None:
             return logits, None
-        if not isinstance(targets, torch.Tensor) or targets.shape != idx.shape:
-            raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}")
         loss = F.cross_entropy(
-            logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX
+            logits.reshape(-1, logits.size(-1)), targets.reshape(-1).long(), ignore_index=IGNORE_INDEX
         )
         return logits, loss
 
@@ -145,18 +140,18 @@ class LSTM(nn.Module):
         ```
 
         Args:
-            token: int64 tensor of shape `(batch,)`.
+            token: int64 or int32 tensor of shape `(batch,)`, batch at least 1.
             state: `(h, c)` from the previous step, each `(n_layer, batch, n_hidden)`; None starts from zeros.
 
         Returns:
             `(logits, state)`: logits of shape `(batch, vocab_size)` and the updated `(h, c)`.
 
         Raises:
-            ValueError: `token` is not a 1-D int64 tensor of ids in the vocabulary.
+            TypeError: `token` is not an int64 or int32 tensor.
+            ValueError: `token` is not 1-D (one token per sequence), is empty, or holds an id outside the
+                vocabulary.
         """
-        if not isinstance(token, torch.Tensor) or token.dim() != 1:
-            raise ValueError("token must be an int64 tensor of shape (batch,): one token per sequence")
-        self._check_idx(token[:, None])
+        check_token_ids("token", token, vocab_size=self.config.vocab_size, dim=1)
         x = self.drop(self.wte(token[:, None]))
         h, state = self.lstm(x, state)
         return self.lm_head(self.drop(h[:, 0])), state

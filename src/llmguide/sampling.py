@@ -8,6 +8,8 @@ those scores into a choice:
 - `top_k_filter`, `top_p_filter`, `min_p_filter`: set the logits of tokens that may not be drawn to `-inf`.
 - `sample(logits, temperature=..., top_k=..., top_p=..., min_p=...)`: one token id per row; `temperature=0`
   is greedy decoding (argmax).
+- `check_sample_args(...)`: the checks `sample` makes of its options, without logits, for code that samples
+  in a loop and wants a bad option refused before the first step (`llmguide.model.GPT.generate`).
 
 Every function takes logits of any shape `(..., vocab)` (the vocabulary is the last axis; `softmax` takes
 `dim=`), as a `torch.Tensor` on any device (CPU, CUDA, MPS) or a NumPy array (the result then comes back as
@@ -17,14 +19,22 @@ loops over rows in Python.
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import TypeVar
 
 import numpy as np
 import torch
 
-__all__ = ["apply_temperature", "min_p_filter", "sample", "softmax", "top_k_filter", "top_p_filter"]
+from llmguide.validate import check_instance, check_int, check_real
+
+__all__ = [
+    "apply_temperature",
+    "check_sample_args",
+    "min_p_filter",
+    "sample",
+    "softmax",
+    "top_k_filter",
+    "top_p_filter",
+]
 
 Logits = TypeVar("Logits", torch.Tensor, np.ndarray)
 """A `torch.Tensor` or a NumPy array of floating dtype; results come back as the same kind."""
@@ -91,48 +101,34 @@ def _row_max(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
 
 def _check_dim(dim: int, ndim: int) -> int:
-    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
-        raise TypeError(f"dim must be an integer, got {type(dim).__name__}")
-    if not -ndim <= dim < ndim:
-        raise ValueError(f"dim must be in [{-ndim}, {ndim - 1}] for logits with {ndim} axes, got {dim}")
-    return int(dim)
+    return check_int("dim", dim, minimum=-ndim, maximum=ndim - 1)
 
 
 def _check_temperature(temperature: float, *, allow_zero: bool) -> float:
     allowed = "[0, inf) (0 means greedy)" if allow_zero else "(0, inf)"
-    if not isinstance(temperature, numbers.Real) or isinstance(temperature, bool):
-        raise TypeError(f"temperature must be a real number in {allowed}, got {type(temperature).__name__}")
-    t = float(temperature)
-    if math.isnan(t) or math.isinf(t) or t < 0 or (t == 0 and not allow_zero):
-        hint = "; for greedy decoding use sample(..., temperature=0)" if t == 0 else ""
-        raise ValueError(f"temperature must be finite and in {allowed}, got {temperature}{hint}")
-    return t
+    try:
+        return check_real("temperature", temperature, minimum=0, min_open=not allow_zero)
+    except ValueError:
+        hint = "; for greedy decoding use sample(..., temperature=0)" if temperature == 0 else ""
+        raise ValueError(f"temperature must be finite and in {allowed}, got {temperature}{hint}") from None
 
 
 def _check_top_k(k: int) -> int:
-    if not isinstance(k, numbers.Integral) or isinstance(k, bool):
-        raise TypeError(f"top_k must be an integer >= 1 (or None), got {type(k).__name__} {k!r}")
-    if k < 1:
-        raise ValueError(f"top_k must be an integer >= 1 (or None), got {k}")
-    return int(k)
+    return check_int("top_k", k, minimum=1)
 
 
 def _check_fraction(p: float, name: str, *, zero_allowed: bool) -> float:
     allowed = "[0, 1]" if zero_allowed else "(0, 1] (0 excluded, 1 included)"
-    if not isinstance(p, numbers.Real) or isinstance(p, bool):
-        raise TypeError(f"{name} must be a real number in {allowed} (or None), got {type(p).__name__}")
-    value = float(p)
-    low_ok = value >= 0 if zero_allowed else value > 0
-    if math.isnan(value) or not low_ok or value > 1:
-        raise ValueError(f"{name} must be in {allowed}, got {p}")
-    return value
+    try:
+        return check_real(name, p, minimum=0, maximum=1, min_open=not zero_allowed)
+    except ValueError:
+        raise ValueError(f"{name} must be in {allowed}, got {p}") from None
 
 
 def _check_generator(generator: torch.Generator | None, device: torch.device) -> None:
     if generator is None:
         return
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    check_instance("generator", generator, torch.Generator, "a torch.Generator or None")
     g = generator.device
     same = g.type == device.type and (g.index is None or device.index is None or g.index == device.index)
     if not same:
@@ -503,14 +499,7 @@ def sample(
     ```
     """
     tensor, was_numpy = _as_tensor(logits)
-    t = _check_temperature(temperature, allow_zero=True)
-    if top_k is not None:
-        top_k = _check_top_k(top_k)
-    if top_p is not None:
-        top_p = _check_fraction(top_p, "top_p", zero_allowed=False)
-    if min_p is not None:
-        min_p = _check_fraction(min_p, "min_p", zero_allowed=True)
-    _check_generator(generator, tensor.device)
+    t, top_k, top_p, min_p = _check_options(temperature, top_k, top_p, min_p, generator, tensor.device)
 
     x = tensor.to(_compute_dtype(tensor))
     m = _row_max(x)
@@ -527,3 +516,61 @@ def sample(
         weights = weights.masked_fill(weights < min_p, 0.0)  # p_i / p_max = weights_i / 1
     ids = _draw(weights.reshape(-1, weights.shape[-1]), generator)
     return _back(ids.reshape(tensor.shape[:-1]), was_numpy)
+
+
+def _check_options(
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    min_p: float | None,
+    generator: torch.Generator | None,
+    device: torch.device,
+) -> tuple[float, int | None, float | None, float | None]:
+    """`sample`'s options, checked and converted to plain Python numbers."""
+    t = _check_temperature(temperature, allow_zero=True)
+    k = None if top_k is None else _check_top_k(top_k)
+    p = None if top_p is None else _check_fraction(top_p, "top_p", zero_allowed=False)
+    m = None if min_p is None else _check_fraction(min_p, "min_p", zero_allowed=True)
+    _check_generator(generator, device)
+    return t, k, p, m
+
+
+def check_sample_args(
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    min_p: float | None = None,
+    generator: torch.Generator | None = None,
+    device: str | torch.device = "cpu",
+) -> None:
+    """Check the options of `sample` without any logits, exactly as `sample` checks them.
+
+    A loop that samples step after step calls this once before its first step, so that a bad option is
+    refused even when the loop would not run at all (e.g. when asked for 0 new tokens).
+
+    Args:
+        temperature: as for `sample`.
+        top_k: as for `sample`.
+        top_p: as for `sample`.
+        min_p: as for `sample`.
+        generator: as for `sample`.
+        device: where the logits will be; `generator` must be on the same device.
+
+    Raises:
+        TypeError: an option has the wrong type.
+        ValueError: an option is out of range, or `generator` is on another device than `device`.
+
+    For example:
+
+    ```python
+    from llmguide.sampling import check_sample_args
+
+    try:
+        check_sample_args(temperature=-5)
+    except ValueError as error:
+        print(error)
+    #> temperature must be finite and in [0, inf) (0 means greedy), got -5
+    ```
+    """
+    _check_options(temperature, top_k, top_p, min_p, generator, torch.device(device))

@@ -19,11 +19,14 @@ numpy arrays (for drawing curves) and then return arrays.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
+
+from llmguide.validate import check_finite_result, check_instance, check_int, check_real
 
 __all__ = [
     "BESIROGLU_2024",
@@ -60,10 +63,7 @@ def _positive(name: str, value: object) -> float | np.ndarray:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.ndarray, list, tuple)):
         raise TypeError(f"{name} must be a positive number, got {type(value).__name__} {value!r}")
     if isinstance(value, Real):
-        x = float(value)
-        if not math.isfinite(x) or x <= 0:
-            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-        return x
+        return check_real(name, value, minimum=0, min_open=True)
     arr = np.asarray(value)
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must hold numbers, got an array of dtype {arr.dtype}")
@@ -84,11 +84,17 @@ def _positive_scalar(name: str, value: object) -> float:
 
 
 def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a whole number >= 1, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
-    return int(value)
+    return check_int(name, value, minimum=1)
+
+
+def _finite(blame: str, what: str, compute: Callable[[], float | np.ndarray]) -> float | np.ndarray:
+    """`compute()`, refused with a ValueError blaming `blame` if it overflows (an input too large for floats)."""
+    try:
+        with np.errstate(over="ignore"):
+            value = compute()
+    except OverflowError:  # float ** float and int -> float conversions raise instead of giving inf
+        value = float("inf")
+    return check_finite_result(blame, value, what)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -115,7 +121,7 @@ def training_flops(n_params: float | np.ndarray, n_tokens: float | np.ndarray) -
 
     Raises:
         TypeError: an input is not a number.
-        ValueError: an input is not finite or not > 0.
+        ValueError: an input is not finite or not > 0, or the product overflows a float.
 
     For example:
 
@@ -127,7 +133,8 @@ def training_flops(n_params: float | np.ndarray, n_tokens: float | np.ndarray) -
     #> 5.88e+23 FLOPs
     ```
     """
-    return 6.0 * _positive("n_params", n_params) * _positive("n_tokens", n_tokens)
+    n, d = _positive("n_params", n_params), _positive("n_tokens", n_tokens)
+    return _finite("n_params or n_tokens", "6 * n_params * n_tokens", lambda: 6.0 * n * d)
 
 
 def training_flops_with_attention(
@@ -154,7 +161,7 @@ def training_flops_with_attention(
 
     Raises:
         TypeError: an input has the wrong type.
-        ValueError: an input is out of range.
+        ValueError: an input is out of range, or the result overflows a float.
 
     For example:
 
@@ -172,7 +179,9 @@ def training_flops_with_attention(
     layers = _positive_int("n_layer", n_layer)
     width = _positive_int("n_embd", n_embd)
     ctx = _positive_int("context_length", context_length)
-    return (6.0 * n + 12.0 * layers * width * ctx) * d
+    return _finite(
+        "an input", "the training FLOPs", lambda: (6.0 * n + 12.0 * float(layers) * width * ctx) * d
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -288,8 +297,7 @@ def get_fit(fit: str | Fit) -> Fit:
     """
     if isinstance(fit, Fit):
         return fit
-    if not isinstance(fit, str):
-        raise TypeError(f"fit must be a fit name or a Fit, got {type(fit).__name__}")
+    check_instance("fit", fit, str, "a fit name or a Fit")
     if fit not in FITS:
         raise ValueError(f"unknown fit {fit!r}; valid fits: {', '.join(FITS)}")
     return FITS[fit]
@@ -335,8 +343,7 @@ def chinchilla_loss(
 
 
 def _check_method(method: object) -> str:
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a string, got {type(method).__name__}")
+    check_instance("method", method, str, "a string")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
     return method
@@ -395,7 +402,8 @@ def compute_optimal_tokens(n_params: float, *, method: str = "besiroglu-2024") -
         Number of training tokens `D`; the budget is `6 * n_params * D` FLOPs.
 
     Raises:
-        TypeError, ValueError: a bad size or an unknown method.
+        TypeError, ValueError: a bad size or an unknown method; ValueError also when `n_params` is so large
+            that the token count overflows a float.
 
     For example:
 
@@ -408,10 +416,11 @@ def compute_optimal_tokens(n_params: float, *, method: str = "besiroglu-2024") -
     """
     n = _positive_scalar("n_params", n_params)
     method = _check_method(method)
+    what = "the compute-optimal token count"
     if method == RULE:
-        return CHINCHILLA_TOKENS_PER_PARAM * n
+        return _finite("n_params", what, lambda: CHINCHILLA_TOKENS_PER_PARAM * n)
     f = FITS[method]
-    return (n / f.G) ** (1.0 / f.params_exponent) / n
+    return _finite("n_params", what, lambda: (n / f.G) ** (1.0 / f.params_exponent) / n)
 
 
 def scale_allocation(
@@ -433,7 +442,8 @@ def scale_allocation(
         `(n_params, n_tokens)` at `compute_flops`, tokens from `C = 6ND`.
 
     Raises:
-        TypeError, ValueError: a non-positive input or an exponent outside (0, 1).
+        TypeError, ValueError: a non-positive input or an exponent outside (0, 1); ValueError also when the
+            extrapolated size overflows a float.
 
     For example:
 
@@ -449,10 +459,8 @@ def scale_allocation(
     c = _positive_scalar("compute_flops", compute_flops)
     c0 = _positive_scalar("reference_flops", reference_flops)
     n0 = _positive_scalar("reference_params", reference_params)
-    a = _positive_scalar("params_exponent", params_exponent)
-    if not a < 1:
-        raise ValueError(f"params_exponent must be in (0, 1), got {params_exponent!r}")
-    n = n0 * (c / c0) ** a
+    a = check_real("params_exponent", params_exponent, minimum=0, maximum=1, min_open=True, max_open=True)
+    n = _finite("compute_flops / reference_flops", "the extrapolated size", lambda: n0 * (c / c0) ** a)
     return n, c / (6.0 * n)
 
 
@@ -539,12 +547,10 @@ def peak_flops(gpu: str | float) -> float:
 
 
 def _check_mfu(mfu: object) -> float:
-    if isinstance(mfu, bool) or not isinstance(mfu, Real):
-        raise TypeError(f"mfu must be a number in (0, 1], got {type(mfu).__name__}")
-    x = float(mfu)
-    if not (0.0 < x <= 1.0):  # also rejects NaN
-        raise ValueError(f"mfu must be in (0, 1] (a fraction of peak, e.g. 0.4), got {mfu!r}")
-    return x
+    try:
+        return check_real("mfu", mfu, minimum=0, maximum=1, min_open=True)
+    except ValueError:
+        raise ValueError(f"mfu must be in (0, 1] (a fraction of peak, e.g. 0.4), got {mfu!r}") from None
 
 
 def compute_budget(*, gpus: int, hours: float, gpu: str | float, mfu: float) -> float:
@@ -563,7 +569,8 @@ def compute_budget(*, gpus: int, hours: float, gpu: str | float, mfu: float) -> 
         The budget in FLOPs.
 
     Raises:
-        TypeError, ValueError: an input of the wrong type or out of range, an unknown GPU name.
+        TypeError, ValueError: an input of the wrong type or out of range, an unknown GPU name; ValueError
+            also when the result overflows a float.
 
     For example:
 
@@ -576,7 +583,8 @@ def compute_budget(*, gpus: int, hours: float, gpu: str | float, mfu: float) -> 
     """
     n = _positive_int("gpus", gpus)
     h = _positive_scalar("hours", hours)
-    return n * h * 3600.0 * peak_flops(gpu) * _check_mfu(mfu)
+    peak, utilisation = peak_flops(gpu), _check_mfu(mfu)
+    return _finite("gpus or hours", "the budget", lambda: float(n) * h * 3600.0 * peak * utilisation)
 
 
 def training_hours(n_params: float, n_tokens: float, *, gpus: int, gpu: str | float, mfu: float) -> float:
@@ -595,7 +603,8 @@ def training_hours(n_params: float, n_tokens: float, *, gpus: int, gpu: str | fl
         Hours of training.
 
     Raises:
-        TypeError, ValueError: an input of the wrong type or out of range, an unknown GPU name.
+        TypeError, ValueError: an input of the wrong type or out of range, an unknown GPU name; ValueError
+            also when the result overflows a float.
 
     For example:
 
@@ -607,9 +616,11 @@ def training_hours(n_params: float, n_tokens: float, *, gpus: int, gpu: str | fl
     #> 516 hours
     ```
     """
-    c = _positive_scalar("n_params", n_params) * _positive_scalar("n_tokens", n_tokens) * 6.0
+    c = training_flops(_positive_scalar("n_params", n_params), _positive_scalar("n_tokens", n_tokens))
     n = _positive_int("gpus", gpus)
-    return c / (n * peak_flops(gpu) * _check_mfu(mfu) * 3600.0)
+    peak, utilisation = peak_flops(gpu), _check_mfu(mfu)
+    # a huge gpus (beyond a float's range) would raise OverflowError in float(n): treat it as infinitely fast
+    return _finite("gpus", "the hours", lambda: c / (float(n) * peak * utilisation * 3600.0))
 
 
 def method_label(method: str) -> str:

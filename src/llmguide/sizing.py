@@ -20,7 +20,11 @@ import difflib
 import math
 import re
 from dataclasses import dataclass, replace
+from decimal import Decimal, localcontext
+from fractions import Fraction
 from typing import Any
+
+from llmguide.validate import check_bool, check_choice, check_instance, check_int
 
 __all__ = [
     "BYTES_PER_PARAM",
@@ -75,17 +79,27 @@ UNITS: dict[str, int] = {**_DECIMAL, **_BINARY}
 
 
 def _check_int(name: str, value: Any, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return value
+    return check_int(name, value, minimum=minimum)
 
 
 def _check_choice(name: str, value: Any, allowed: Any) -> str:
-    if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(allowed)}")
-    return value
+    return check_choice(name, value, allowed)
+
+
+def _check_optional_bool(name: str, value: Any) -> bool | None:
+    return None if value is None else check_bool(name, value)
+
+
+def _in_unit(n: int, unit: str) -> float | Decimal:
+    """`n` bytes in `unit`: a float, or a Decimal for a size beyond a float's range (about 1.8e308)."""
+    try:
+        return n / UNITS[unit]  # int / int is correctly rounded
+    except OverflowError:
+        with localcontext() as context:
+            context.prec = (
+                len(str(n)) + 4
+            )  # enough digits for the exact quotient (units are powers of 10 or 2)
+            return Decimal(n) / UNITS[unit]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -106,6 +120,7 @@ def format_bytes(n: int, unit: str = "GB", *, digits: int = 2) -> str:
         For example `"13.48 GB"`.
 
     Raises:
+        TypeError: `n` is not an int, or `unit` not a string.
         ValueError: negative `n` or an unknown unit.
 
     For example:
@@ -117,10 +132,10 @@ def format_bytes(n: int, unit: str = "GB", *, digits: int = 2) -> str:
     #> 4.00 GB = 3.73 GiB
     ```
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a number of bytes (an int >= 0), got {n!r}")
+    n = check_int("n", n, minimum=0)
     _check_choice("unit", unit, UNITS)
-    return f"{n / UNITS[unit]:.{digits}f} {unit}"
+    digits = check_int("digits", digits, minimum=0)
+    return f"{_in_unit(n, unit):.{digits}f} {unit}"
 
 
 _SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
@@ -137,7 +152,9 @@ def parse_bytes(text: str) -> int:
         The size in bytes, rounded down to a whole byte.
 
     Raises:
-        ValueError: not a number with a known unit, or not positive.
+        TypeError: `text` is not a string.
+        ValueError: not a number with a known unit, not positive, or too large for a float (beyond about
+            1.8e308 bytes).
 
     For example:
 
@@ -148,7 +165,8 @@ def parse_bytes(text: str) -> int:
     #> 80000000000 85899345920
     ```
     """
-    match = _SIZE.match(text) if isinstance(text, str) else None
+    check_instance("size", text, str, "a string such as '80GB'")
+    match = _SIZE.match(text)
     if not match:
         raise ValueError(f"size must look like '80GB' or '24GiB', got {text!r}")
     number, unit = match.groups()
@@ -156,7 +174,12 @@ def parse_bytes(text: str) -> int:
     canonical = {key.lower(): key for key in UNITS}
     if unit.lower() not in canonical:
         raise ValueError(f"unknown size unit {unit!r} in {text!r}; valid: {', '.join(UNITS)}")
-    value = int(float(number) * UNITS[canonical[unit.lower()]])
+    size = float(number) * UNITS[canonical[unit.lower()]]
+    if not math.isfinite(size):
+        raise ValueError(
+            f"size {text!r} is too large: it is beyond the range of a float (about 1.8e308 bytes)"
+        )
+    value = int(size)
     if value <= 0:
         raise ValueError(f"size must be positive, got {text!r}")
     return value
@@ -197,7 +220,8 @@ class ModelSpec:
     Raises:
         ValueError: a non-positive size, `n_embd` not divisible by `n_head`, `n_head` not divisible by
             `n_kv_head`, an unknown `arch`, or a missing `intermediate_size` for `arch="llama"`.
-        TypeError: a size that is not an int.
+        TypeError: a size that is not an int, `bias` or `tied_embeddings` that is neither a bool nor None
+            (the string `'false'` is not False), or a `name`, `arch` or `source` that is not a string.
 
     For example:
 
@@ -226,7 +250,11 @@ class ModelSpec:
     source: str = ""
 
     def __post_init__(self) -> None:
+        check_instance("name", self.name, str, "a str")
+        check_instance("source", self.source, str, "a str")
         _check_choice("arch", self.arch, ARCHS)
+        _check_optional_bool("bias", self.bias)
+        _check_optional_bool("tied_embeddings", self.tied_embeddings)
         for field_name in ("n_layer", "n_embd", "n_head", "vocab_size", "context_length"):
             _check_int(field_name, getattr(self, field_name))
         # Fill the family defaults (the dataclass is frozen, hence object.__setattr__).
@@ -371,6 +399,7 @@ def get_model(name: str) -> ModelSpec:
         The preset's `ModelSpec`.
 
     Raises:
+        TypeError: `name` is not a string.
         ValueError: unknown name; the message suggests the closest names.
 
     For example:
@@ -382,6 +411,7 @@ def get_model(name: str) -> ModelSpec:
     #> 8
     ```
     """
+    check_instance("name", name, str, "a preset name (a str)")
     if name in MODELS:
         return MODELS[name]
     close = difflib.get_close_matches(str(name).lower(), list(MODELS), n=3, cutoff=0.5)
@@ -467,7 +497,8 @@ def _table(title: str, rows: list[tuple[str, int]], notes: list[str], units: tup
     head = f"{'':<{width}}" + "".join(f"{unit:>12}" for unit in units)
     lines = [title, head]
     for label, value in rows:
-        lines.append(f"{label:<{width}}" + "".join(f"{value / UNITS[unit]:>12,.2f}" for unit in units))
+        cells = (f"{_in_unit(value, unit):,.2f}" for unit in units)
+        lines.append(f"{label:<{width}}" + "".join(f" {c}" if len(c) >= 12 else f"{c:>12}" for c in cells))
     lines += [f"note: {note}" for note in notes]
     return "\n".join(lines)
 
@@ -479,7 +510,7 @@ def _table(title: str, rows: list[tuple[str, int]], notes: list[str], units: tup
 
 def _nbytes(count: int, dtype: str) -> int:
     _check_choice("dtype", dtype, BYTES_PER_PARAM)
-    return math.ceil(count * BYTES_PER_PARAM[dtype])
+    return math.ceil(count * Fraction(BYTES_PER_PARAM[dtype]))  # exact for any count (no float overflow)
 
 
 def kv_cache_bytes(
@@ -502,6 +533,7 @@ def kv_cache_bytes(
 
     Raises:
         ValueError: a non-positive size, an unknown dtype, or `seq_len` beyond a GPT-2-style context.
+        TypeError: a model of an unsupported kind, a size that is not an int, or a dtype that is not a string.
 
     For example:
 
@@ -555,7 +587,7 @@ def _check_seq_len(spec: ModelSpec | None, seq_len: int | None) -> int:
     _check_int("seq_len", seq_len)
     if spec is not None and spec.arch == "gpt2" and seq_len > spec.context_length:
         raise ValueError(
-            f"seq_len ({seq_len}) exceeds the context_length of {spec.name!r} ({spec.context_length}): "
+            f"seq_len ({seq_len}) exceeds the context length of {spec.name!r} ({spec.context_length}): "
             f"a model with learned position embeddings has none beyond it"
         )
     return seq_len
@@ -594,7 +626,7 @@ def inference_memory(
 
     Raises:
         ValueError: a non-positive size, an unknown dtype, or `seq_len` beyond a GPT-2-style context.
-        TypeError: a model of an unsupported kind.
+        TypeError: a model of an unsupported kind, a size that is not an int, or a dtype that is not a string.
 
     For example:
 
@@ -673,6 +705,7 @@ def activation_bytes(
     Raises:
         ValueError: a non-positive size, `seq_len` beyond a GPT-2-style context, or `bytes_per_value`
             other than 2 or 4.
+        TypeError: a model of an unsupported kind, a size that is not an int, or a flag that is not a bool.
 
     For example:
 
@@ -688,8 +721,11 @@ def activation_bytes(
     _check_int("batch_size", batch_size)
     _check_int("seq_len", seq_len)
     _check_seq_len(s, seq_len)
-    if bytes_per_value not in (2, 4):
+    if check_int("bytes_per_value", bytes_per_value) not in (2, 4):
         raise ValueError(f"bytes_per_value must be 2 (16-bit) or 4 (fp32), got {bytes_per_value!r}")
+    check_bool("activation_checkpointing", activation_checkpointing)
+    check_bool("flash_attention", flash_attention)
+    check_bool("dropout", dropout)
     sb = seq_len * batch_size
     per_width, per_score = (34, 5) if dropout else (32, 2)
     scores = 0 if flash_attention else per_score * s.n_head * seq_len  # (5 or 2)*a*s/h, times h
@@ -785,7 +821,8 @@ def training_memory(
     Raises:
         ValueError: an unknown precision or optimizer, `zero_stage` outside 0-3, `n_gpus` < 1, a non-positive
             size, or `seq_len` beyond a GPT-2-style context.
-        TypeError: a model of an unsupported kind.
+        TypeError: a model of an unsupported kind, a size or `zero_stage` that is not an int, a flag that is
+            not a bool, or a precision or optimizer that is not a string.
 
     For example:
 
@@ -805,8 +842,7 @@ def training_memory(
     _check_choice("precision", precision, PRECISIONS)
     _check_choice("optimizer", optimizer, OPTIMIZERS)
     _check_int("batch_size", batch_size)
-    if isinstance(zero_stage, bool) or zero_stage not in (0, 1, 2, 3):
-        raise ValueError(f"zero_stage must be 0, 1, 2 or 3, got {zero_stage!r}")
+    check_int("zero_stage", zero_stage, minimum=0, maximum=3)
     _check_int("n_gpus", n_gpus)
     notes: list[str] = []
     if isinstance(model, int) and not isinstance(model, bool):
@@ -887,6 +923,7 @@ def gpus_needed(
     Raises:
         ValueError: bad input (as for `training_memory`), or the model does not fit on `max_gpus` or fewer
             GPUs of this size at this stage, batch and sequence length.
+        TypeError: an argument of the wrong kind (as for `training_memory`; `gpu_memory` must be an int).
 
     For example:
 

@@ -3,7 +3,7 @@
 `train(model, data, steps=..., batch_size=..., lr=...)` works for any model with the interface
 `forward(idx, targets) -> (logits, loss)` (`llmguide.model.GPT`, `llmguide.rnn.LSTM`) and any data source with
 `get_batch(split, batch_size, *, generator, device) -> (x, y)` (`llmguide.data.TextData`,
-`llmguide.data.RecallTask`). It returns a `History` of the losses.
+`llmguide.tasks.RecallTask`, `llmguide.tasks.ParityEpisodes`). It returns a `History` of the losses.
 
 - **Reproducible.** Batches come from a `torch.Generator` seeded with `seed`, and torch's global generator
   (dropout) is seeded with it too, so on a CPU two runs with the same arguments give bit-for-bit the same
@@ -16,6 +16,8 @@
   nccl on CUDA). Every process draws the same global batch of `batch_size` rows and trains on its own
   `batch_size / N` of them; gradients are averaged across processes, so the updates, and the recorded losses,
   are those of one process with the whole batch, up to float rounding.
+- **Stops when training diverges.** A loss that is NaN or infinite (typically from a learning rate far too
+  high) raises `FloatingPointError` at that step, instead of training on and returning a broken model.
 - **Quiet unless watched.** A one-line progress report is written to stderr only when stderr is a terminal
   (and only by the first process), so documentation builds and tests print nothing.
 """
@@ -31,6 +33,8 @@ from typing import Protocol
 
 import torch
 from torch import nn
+
+from llmguide.validate import check_bool, check_instance, check_int, check_real
 
 __all__ = ["BatchSource", "History", "lr_at", "train"]
 
@@ -105,23 +109,6 @@ def lr_at(step: int, *, lr: float, steps: int, warmup_steps: int, min_lr: float)
         return lr * (step + 1) / warmup_steps
     progress = (step - warmup_steps) / max(1, steps - warmup_steps)
     return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * progress))
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def _positive_float(name: str, value: object) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
 
 
 def _optimizer(
@@ -203,33 +190,42 @@ def train(
         The `History` of the run; with `torchrun` every process returns the same one.
 
     Raises:
+        TypeError: `model` is not a `torch.nn.Module`, `data` has no `get_batch`, or an argument has the wrong
+            kind (e.g. a float `steps`).
         ValueError: a non-positive `steps`, `batch_size`, `lr`, `eval_interval`, `eval_batches` or
             `grad_clip`; `warmup_steps` outside [0, steps); negative `weight_decay`; `min_lr` outside [0, lr];
-            `batch_size` not divisible by the number of processes; data windows longer than the model's
-            `block_size`.
-        TypeError: `model` is not a `torch.nn.Module` or `data` has no `get_batch`.
+            `betas` outside [0, 1); `batch_size` not divisible by the number of processes; data windows longer
+            than the model's `block_size`.
+        FloatingPointError: a training or validation loss is not finite (NaN or infinite): training diverged,
+            usually because `lr` is too high. Training stops at that step; the model's weights are then
+            unusable.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_instance("model", model, nn.Module, "a torch.nn.Module")
     if not callable(getattr(data, "get_batch", None)):
         raise TypeError(f"data must have a get_batch method (a BatchSource), got {type(data).__name__}")
-    steps = _positive_int("steps", steps)
-    batch_size = _positive_int("batch_size", batch_size)
-    lr = _positive_float("lr", lr)
-    eval_batches = _positive_int("eval_batches", eval_batches)
+    steps = check_int("steps", steps, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    lr = check_real("lr", lr, minimum=0, min_open=True)
+    eval_batches = check_int("eval_batches", eval_batches, minimum=1)
     eval_interval = (
-        max(1, steps // 10) if eval_interval is None else _positive_int("eval_interval", eval_interval)
+        max(1, steps // 10) if eval_interval is None else check_int("eval_interval", eval_interval, minimum=1)
     )
     warmup_steps = min(100, steps // 10) if warmup_steps is None else warmup_steps
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or not 0 <= warmup_steps < steps:
-        raise ValueError(f"warmup_steps must be an integer in [0, steps={steps}), got {warmup_steps!r}")
-    min_lr = lr / 10 if min_lr is None else min_lr
-    if isinstance(min_lr, bool) or not isinstance(min_lr, (int, float)) or not 0 <= min_lr <= lr:
-        raise ValueError(f"min_lr must be in [0, lr={lr}], got {min_lr!r}")
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
-        raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
+    warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0, maximum=steps - 1)
+    min_lr = check_real("min_lr", lr / 10 if min_lr is None else min_lr, minimum=0, maximum=lr)
+    weight_decay = check_real("weight_decay", weight_decay, minimum=0)
     if grad_clip is not None:
-        grad_clip = _positive_float("grad_clip", grad_clip)
+        grad_clip = check_real("grad_clip", grad_clip, minimum=0, min_open=True)
+    check_instance("betas", betas, (tuple, list), "a pair of numbers (beta1, beta2)")
+    if len(betas) != 2:
+        raise ValueError(f"betas must hold two numbers (beta1, beta2), got {len(betas)}")
+    betas = (
+        check_real("betas[0]", betas[0], minimum=0, maximum=1, max_open=True),
+        check_real("betas[1]", betas[1], minimum=0, maximum=1, max_open=True),
+    )
+    seed = check_int("seed", seed, minimum=0, maximum=2**63 - 1 - 2**20)
+    if progress is not None:
+        check_bool("progress", progress)
     model_block = getattr(getattr(model, "config", None), "block_size", None)
     data_block = getattr(data, "block_size", None)
     if model_block is not None and data_block is not None and data_block > model_block:
@@ -292,7 +288,14 @@ def train(
                 _, loss = model(x, y)
             total += loss.float()
         model.train()
-        return float(mean_over_processes(total / eval_batches))
+        value = float(mean_over_processes(total / eval_batches))
+        if not math.isfinite(value):
+            done = history.val_steps[-1]
+            raise FloatingPointError(
+                f"the validation loss is {value} after {done} of {steps} steps: training diverged; "
+                f"try a lower lr than {lr:g}"
+            )
+        return value
 
     show = (sys.stderr.isatty() if progress is None else bool(progress)) and rank == 0
     history = History(world_size=world_size)
@@ -317,6 +320,12 @@ def train(
             scaler.update()
             optimizer.zero_grad(set_to_none=True)
             losses[step] = mean_over_processes(loss.detach().float())
+            if not bool(torch.isfinite(losses[step])):  # the same on every process: the mean over all
+                raise FloatingPointError(
+                    f"the training loss is {float(losses[step])} at step {step + 1} of {steps}: training "
+                    f"diverged; try a lower lr than {lr:g}"
+                    + ("" if grad_clip is not None else ", or clip the gradients (grad_clip)")
+                )
             history.lr.append(rate)
             history.tokens_seen += x.numel() * world_size
             if (step + 1) % eval_interval == 0 or step + 1 == steps:

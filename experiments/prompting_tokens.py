@@ -6,8 +6,8 @@ layout one token (`"Question: 7"`, `"Answer: red"`). This script trains the same
 `"red"`), and reports for each: the validation loss (the best possible is 0.276 nats per answer) and the
 accuracy of the last answer of fresh sequences, which has 8 examples before it.
 
-    .venv/bin/python benchmarks/prompting_tokens.py            # seeds 0 1 2, 1000 steps, and 3000 words
-    .venv/bin/python benchmarks/prompting_tokens.py --quick    # seed 0, 200 steps: a smoke test
+    .venv/bin/python experiments/prompting_tokens.py            # seeds 0 1 2, 1000 steps, and 3000 words
+    .venv/bin/python experiments/prompting_tokens.py --quick    # seed 0, 200 steps: a smoke test
 
 Run with one torch thread (set below) so that CPU times compare between runs on a shared machine.
 """
@@ -20,7 +20,7 @@ import time
 import torch
 
 from llmguide.model import GPT, GPTConfig
-from llmguide.prompts import ParityEpisodes
+from llmguide.tasks import ParityEpisodes
 from llmguide.train import train
 
 QUESTION, ANSWER = 0, 1  # word-level ids; then 10 digits, then 4 labels

@@ -1,13 +1,13 @@
 """The long-range recall experiment of docs/transformers.md, repeated over several seeds.
 
 The chapter trains a one-layer transformer and an LSTM of about the same size (56k and 53k parameters) for 300
-steps of 64 sequences on `llmguide.data.RecallTask` and asserts that the transformer recalls a symbol 64
+steps of 64 sequences on `llmguide.tasks.RecallTask` and asserts that the transformer recalls a symbol 64
 positions back (accuracy > 0.9) while the LSTM does not (< 0.2). This script runs exactly that experiment for
 each seed given and prints the accuracy at every distance, so that the page's assertion can be checked against
 seeds other than the page's own. It then trains the LSTM on the distance-64 question alone (one token to keep
 instead of 64), which the chapter mentions.
 
-    .venv/bin/python benchmarks/recall_seeds.py --seeds 0 1 2
+    .venv/bin/python experiments/recall_seeds.py --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import time
 
 import torch
 
-from llmguide.data import RecallTask
 from llmguide.model import GPT, GPTConfig
 from llmguide.rnn import LSTM, LSTMConfig
+from llmguide.tasks import RecallTask
 from llmguide.train import train
 
 

@@ -1,0 +1,50 @@
+"""Fixtures shared by the unit tests: `cli` runs the `llmguide` command in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+
+@dataclass
+class CliResult:
+    """What one run of `llmguide.cli.main` did: its exit status and what it printed."""
+
+    status: int
+    out: str
+    err: str
+
+    def fails_naming(self, flag: str) -> str:
+        """Assert the run failed the way the CLI promises: a non-zero status and one stderr line naming `flag`.
+
+        Returns that line.
+        """
+        assert self.status != 0, f"expected a failure, got status 0 and stdout {self.out!r}"
+        assert "Traceback" not in self.err, self.err
+        lines = self.err.strip().splitlines()
+        assert len(lines) == 1, f"expected one line on stderr, got {len(lines)}: {self.err!r}"
+        assert flag in lines[0], f"{flag!r} is not named in {lines[0]!r}"
+        return lines[0]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """`cli("memory", "gpt2", ...)` runs `llmguide memory gpt2 ...` and returns a `CliResult`.
+
+    `main` reports errors by raising SystemExit (as argparse does); the runner turns that into the status.
+    """
+
+    from llmguide.cli import main
+
+    def run(*argv: str) -> CliResult:
+        try:
+            status = main(list(argv))
+        except SystemExit as exit_:
+            code = exit_.code
+            status = code if isinstance(code, int) else (0 if code is None else 1)
+        out, err = capsys.readouterr()
+        return CliResult(status, out, err)
+
+    return run
