@@ -119,6 +119,7 @@ def test_indented_fence_fails_the_lint(run_page):
 def test_fence_in_a_tab_fails_the_lint(run_page):
     text = "# P\n\n'''python\nprint(1)\n#> 1\n'''\n\n=== \"Tab\"\n\n    '''python\n    print(2)\n    '''\n"
     result, page = run_page(text)
+    result.assert_outcomes(failed=1, passed=1)  # the block at column 0 runs; the lint fails
     result.stdout.fnmatch_lines([f"{page}:10: this Python fence would be silently skipped*"])
 
 
@@ -132,6 +133,7 @@ def test_bare_attribute_form_fails_the_lint(run_page):
 def test_notest_without_reason_fails_the_lint(run_page):
     text = "# P\n\n'''python\nprint(1)\n#> 1\n'''\n\n'''{.python notest}\nprint(2)\n'''\n"
     result, page = run_page(text)
+    result.assert_outcomes(failed=1, passed=1)  # the first block passes, the lint fails
     result.stdout.fnmatch_lines([f"{page}:8: a block that is not run must say why*"])
 
 
@@ -145,6 +147,7 @@ def test_page_with_every_block_skipped_fails(run_page):
 def test_figure_not_drawn_by_the_page_fails(run_page):
     text = "# P\n\n'''python\nx = 1\n'''\n\n![a plot](figures/loss-curve.svg)\n"
     result, page = run_page(text)
+    result.assert_outcomes(failed=1, passed=1)  # the block runs, the lint fails
     result.stdout.fnmatch_lines([f"{page}:7: the page shows figures/loss-curve.svg but none of its blocks*"])
 
 
