@@ -8,12 +8,14 @@
   (tests/test_notebooks.py). mkdocs-jupyter renders that copy, so the page shows the outputs of the run that
   passed. A copy that is missing, or whose cells differ from the source, is an error in a strict build:
   `make solutions` (or `make test`) runs the notebooks again.
-- **Notebook pages** (the solutions, rendered by mkdocs-jupyter): nbconvert's template loads MathJax from a
-  CDN (`<script src="...">`, with an empty URL here) and Mermaid from another; both go, since the site
-  loads nothing from elsewhere and typesets math with its own KaTeX. The math of the Markdown cells, which
-  nbconvert leaves as raw `$...$` text, is wrapped the way `pymdownx.arithmatex` wraps the pages' math
-  (`<span class="arithmatex">\\(...\\)</span>`, `<div class="arithmatex">\\[...\\]</div>`), so that the
-  same `javascripts/katex-init.js` typesets both and the same checks apply (tests/site_in_browser.py).
+- **Notebook pages** (the solutions, rendered by mkdocs-jupyter): nbconvert's template adds a MathJax
+  `<script>` (with an empty URL here, `custom_mathjax_url: ""`, so that no CDN is asked), its configuration,
+  and a module script that would import Mermaid from a CDN; all three go, since the site loads nothing from
+  elsewhere and typesets math with its own KaTeX. nbconvert leaves the math of Markdown cells as raw
+  `$...$` text; it is wrapped here the way `pymdownx.arithmatex` wraps the pages' math
+  (`<span class="arithmatex">\\(...\\)</span>`, `<div class="arithmatex">\\[...\\]</div>`), so that
+  `javascripts/katex-init.js` typesets it from the same markup as the pages' math rather than by spotting `$`
+  pairs in the text, and the browser tests can require every such element typeset (tests/site_in_browser.py).
 """
 
 from __future__ import annotations
@@ -99,4 +101,6 @@ def on_page_content(content: str, page: Any, config: Any, files: Files) -> str:
     if not page.file.src_uri.endswith(".ipynb"):
         return content
     content = _SCRIPT.sub("", content)
+    # nbconvert's heading permalinks, as the pages' own: Material styles them and search leaves out their `¶`.
+    content = content.replace('<a class="anchor-link" href="#', '<a class="headerlink" href="#')
     return _MARKDOWN_CELL.sub(lambda m: m[1] + _wrap_math(m[2]) + m[3], content)

@@ -299,13 +299,12 @@ def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = N
     url = page_url(path.name, base)
     footnotes: dict[str, list[str]] = {}
     order: list[str] = []
-    depth = 0  # nesting of `///` blocks: each level is one `> ` of quote
+    open_blocks: list[str] = []  # the `///` blocks we are in; each but a tab is one level of `> ` quote
     n = 0
     in_comment = False
-    current_note: str | None = None
     while n < len(lines):
         line = lines[n]
-        quote = "> " * depth
+        quote = "> " * sum(kind != "tab" for kind in open_blocks)
         if n + 1 in fences:  # a fenced block starts here (fences are 1-based)
             f = fences[n + 1]
             end = n + len(f.body) + 2
@@ -368,15 +367,13 @@ def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = N
             else:
                 prose.append(quote + f"> **{heading}**")
                 prose.append(quote + ">")
-            depth += 0 if kind == "tab" else 1
-            current_note = kind
+            open_blocks.append(kind)
             n += 1
             continue
         if line.strip() == "///":
-            if current_note != "tab":
-                depth = max(0, depth - 1)
-            current_note = None
-            prose.append("")
+            if open_blocks:
+                open_blocks.pop()
+            prose.append(("> " * sum(kind != "tab" for kind in open_blocks)).rstrip())  # still in the quote
             n += 1
             continue
         fig = FIGURE_LINE.match(line)
@@ -616,6 +613,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run each chapter page as its notebook in a fresh kernel (one test per chapter, every statement's "
         "output checked against the page) instead of block by block; the page's lint still runs",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The kernel inherits the thread count (OMP_NUM_THREADS, set by the harness) but not the harness's
+    # in-process seed shifting: refuse rather than measure a spread that is not there.
+    if config.getoption("--chapters-as-notebooks") and config.getoption("--seed-offset"):
+        raise pytest.UsageError(
+            "--seed-offset shifts seeds in the test process only: run the pages block by block"
+        )
 
 
 class ChapterNotebookItem(pytest.Item):

@@ -94,28 +94,17 @@ def browser() -> Iterator[Browser]:
 
 
 class Visit:
-    """A page opened in a fresh browser context, with what it logged and requested."""
+    """One page, opened in a new tab of the session's browser context, with what it logged and requested."""
 
     def __init__(self, context: BrowserContext, origin: str) -> None:
-        self.context = context
         self.origin = origin
         self.errors: list[str] = []
         self.foreign: list[str] = []
-        context.route("**/*", self._route)
         self.page: Page = context.new_page()
         self.page.on(
             "console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None
         )
         self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
-
-    def _route(self, route) -> None:
-        url = route.request.url
-        parts = urlsplit(url)
-        if parts.scheme in ("http", "https") and f"{parts.scheme}://{parts.netloc}" != self.origin:
-            self.foreign.append(url)
-            route.abort()  # offline: never wait on another host
-        else:
-            route.continue_()
 
     def open(self, rel: str) -> Page:
         url = f"{self.origin}/{rel[: -len('index.html')] if rel.endswith('index.html') else rel}"
@@ -123,13 +112,39 @@ class Visit:
         return self.page
 
 
-@pytest.fixture
-def visit(browser: Browser, origin: str) -> Iterator[Visit]:
+@pytest.fixture(scope="session")
+def context(browser: Browser, origin: str) -> Iterator[tuple[BrowserContext, list[Visit]]]:
+    """One browser context for the session (a new tab per test); every request goes through `route`."""
     context = browser.new_context(accept_downloads=True)
+    current: list[Visit] = []
+
+    def route(route) -> None:
+        parts = urlsplit(route.request.url)
+        if parts.scheme in ("http", "https") and f"{parts.scheme}://{parts.netloc}" != origin:
+            if current:
+                current[-1].foreign.append(route.request.url)
+            route.abort()  # offline: never wait on another host
+        else:
+            route.continue_()
+
+    context.route("**/*", route)
+    context.add_init_script(
+        "try { localStorage.clear() } catch (e) {}"
+    )  # each page starts in the light scheme
+    yield context, current
+    context.close()
+
+
+@pytest.fixture
+def visit(context: tuple[BrowserContext, list[Visit]], origin: str) -> Iterator[Visit]:
+    browser_context, current = context
+    v = Visit(browser_context, origin)
+    current.append(v)
     try:
-        yield Visit(context, origin)
+        yield v
     finally:
-        context.close()
+        current.remove(v)
+        v.page.close()
 
 
 # Every element of a page with math, typeset; the notebook cells with no raw `$...$` left.
