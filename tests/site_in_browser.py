@@ -167,8 +167,28 @@ _IMAGES = """async () => Promise.all([...document.images].map(async img => {
 }))"""
 
 
+def check_notebook_download(page: Page, stem: str) -> None:
+    """The chapter's link right under its title downloads a valid notebook made from that chapter."""
+    import nbformat
+
+    link = page.locator(f"a[download][href$='notebooks/{stem}.ipynb']")
+    assert link.count() == 1, f"{stem}: one download link to its notebook"
+    assert link.bounding_box()["y"] < page.locator("h1").bounding_box()["y"] + 200  # right under the title
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename == f"{stem}.ipynb"
+    text = Path(download.path()).read_text("utf8")
+    assert json.loads(text)["nbformat"] == 4
+    nb = nbformat.reads(text, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["llmguide"]["page"] == f"{stem}.md"
+    assert nb.cells[0].metadata["llmguide"]["role"] == "install"
+
+
 @pytest.mark.parametrize("rel", PAGES)
 def test_page_loads_cleanly(visit: Visit, rel: str):
+    """No console error, no foreign request, math typeset, images decoded; a chapter's notebook downloads."""
     page = visit.open(rel)
     assert not visit.errors, f"{rel}: {visit.errors}"
     assert not visit.foreign, f"{rel}: requests to another host: {visit.foreign}"
@@ -181,34 +201,53 @@ def test_page_loads_cleanly(visit: Visit, rel: str):
         assert math["count"] > 0, f"{rel}: the page has math, but no typeset math element"
     broken = [src[:80] for src in page.evaluate(_IMAGES) if src]
     assert not broken, f"{rel}: images that did not decode: {broken}"
+    stem = rel.split("/")[0]
+    if stem in CHAPTERS and rel == f"{stem}/index.html":  # a chapter: its notebook downloads
+        check_notebook_download(page, stem)
+    if rel.startswith("solutions/"):  # a notebook page: its Markdown cells' math, and its figures' outputs
+        assert page.locator(".jupyter-wrapper .arithmatex .katex").count() > 0, rel
+        assert page.locator(".jupyter-wrapper .jp-OutputArea-output img").count() > 0, rel
 
 
-def test_solutions_pages_have_typeset_math_and_figures(visit: Visit):
-    for stem in CHAPTERS:
-        page = visit.open(f"solutions/{stem}/index.html")
-        assert page.locator(".jupyter-wrapper .arithmatex .katex").count() > 0, stem
-        assert page.locator(".jupyter-wrapper .jp-OutputArea-output img").count() > 0, stem
+@pytest.fixture(scope="module")
+def search_page(context: tuple[BrowserContext, list[Visit]], origin: str) -> Iterator[Page]:
+    """The front page, opened once for every query: the search index loads once."""
+    v = Visit(context[0], origin)
+    page = v.open("index.html")
+    yield page
+    page.close()
 
 
 def _search(page: Page, query: str) -> list[str]:
     box = page.locator("input.md-search__input")
     box.click()  # the header's search field (a desktop-sized window shows it)
+    box.fill("")
     box.press_sequentially(query, delay=20)  # typed, key by key, as a reader does
-    page.wait_for_selector(".md-search-result__item", timeout=15_000)
-    links = page.locator(".md-search-result__link").evaluate_all("els => els.map(e => e.href)")
+    page.wait_for_function(
+        "q => document.querySelector('input.md-search__input').value === q"
+        " && document.querySelectorAll('.md-search-result__item').length > 0",
+        arg=query,
+        timeout=15_000,
+    )
+    # The search runs in a worker after each keystroke: read the results until they stop changing.
+    read = lambda: page.locator(".md-search-result__link").evaluate_all("els => els.map(e => e.href)")  # noqa: E731
+    links, previous = read(), None
+    for _ in range(40):
+        if links == previous:
+            break
+        page.wait_for_timeout(250)
+        links, previous = read(), links
     return [urlsplit(link).path for link in links]
 
 
 @pytest.mark.parametrize("stem", CHAPTERS)
-def test_search_finds_each_chapter_by_its_key_term(visit: Visit, stem: str):
-    page = visit.open("index.html")
-    paths = _search(page, KEY_TERMS[stem])
+def test_search_finds_each_chapter_by_its_key_term(search_page: Page, stem: str):
+    paths = _search(search_page, KEY_TERMS[stem])
     assert any(p.rstrip("/").endswith(f"/{stem}") for p in paths), f"{KEY_TERMS[stem]!r} -> {paths}"
 
 
-def test_search_finds_the_solutions(visit: Visit):
-    page = visit.open("index.html")
-    paths = _search(page, SOLUTIONS_QUERY)
+def test_search_finds_the_solutions(search_page: Page):
+    paths = _search(search_page, SOLUTIONS_QUERY)
     found = {stem for stem in CHAPTERS for p in paths if p.rstrip("/").endswith(f"solutions/{stem}")}
     assert found == set(CHAPTERS), paths
 
@@ -262,22 +301,3 @@ def test_the_contrast_check_can_fail():
 
     assert figure_contrast(png((255, 255, 255), (0, 0, 0))) > 20  # black on white
     assert figure_contrast(png((30, 33, 41), (0, 0, 0))) < MIN_CONTRAST  # black ink on the dark scheme
-
-
-@pytest.mark.parametrize("stem", CHAPTERS)
-def test_chapter_offers_its_notebook_for_download(visit: Visit, stem: str):
-    import nbformat
-
-    page = visit.open(f"{stem}/index.html")
-    link = page.locator(f"a[download][href$='notebooks/{stem}.ipynb']")
-    assert link.count() == 1, f"{stem}: one download link to its notebook"
-    assert link.bounding_box()["y"] < page.locator("h1").bounding_box()["y"] + 200  # right under the title
-    with page.expect_download() as info:
-        link.click()
-    download = info.value
-    assert download.suggested_filename == f"{stem}.ipynb"
-    nb = nbformat.reads(Path(download.path()).read_text("utf8"), as_version=4)
-    nbformat.validate(nb)
-    assert nb.metadata["llmguide"]["page"] == f"{stem}.md"
-    assert nb.cells[0].metadata["llmguide"]["role"] == "install"
-    assert json.loads(Path(download.path()).read_text("utf8"))["nbformat"] == 4
