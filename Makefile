@@ -1,7 +1,7 @@
 # The guide's task runner. Two commands do everything on a fresh machine (see README.md):
 #   make serve   set up .venv, draw the figures, serve the guide on http://127.0.0.1:8000
-#   make test    set up .venv, run every test (unit tests + every docs block), build the site strictly
-#                and check its links: exactly what CI runs (.ci/run)
+#   make test    set up .venv, run every test (unit tests, every docs block, every notebook), build the site
+#                strictly, check its links and open it in a browser: exactly what CI runs (.ci/run)
 PYTHON ?= python3
 VENV ?= .venv
 ADDR ?= 127.0.0.1:8000
@@ -15,23 +15,26 @@ PAGES := $(wildcard docs/*.md)
 PAGE_STAMPS := $(patsubst docs/%.md,docs/figures/.drawn-%,$(PAGES))
 PACKAGE := $(wildcard src/llmguide/*.py)
 PAGE ?=
+# The exercises' solutions (hand-written notebooks) and their executed copies, which the site renders.
+SOLUTIONS := $(wildcard docs/solutions/*.ipynb)
+EXECUTED := $(patsubst docs/%,build/notebooks/%,$(SOLUTIONS))
 
-# Links, anchors and external requests in the built HTML; then a real browser opens every page (skipped with
-# a notice where no Chromium/Chrome is installed, unless REQUIRE_BROWSER=1, as CI sets it).
+# Links, anchors and external requests in the built HTML; then a real browser opens every page (Playwright on
+# the system's Chromium, tests/site_in_browser.py: skipped with a notice where no Chromium/Chrome is installed,
+# unless REQUIRE_BROWSER=1, as CI sets it).
 define SITE_CHECKS
 $(BIN)/python scripts/check_site.py site
-@$(BIN)/python scripts/browser_check.py site; rc=$$?; \
-if [ $$rc -eq 3 ] && [ -z "$(REQUIRE_BROWSER)" ]; then \
-  echo "make: skipped the browser check: no Chromium or Chrome installed (CI runs it)"; \
-elif [ $$rc -ne 0 ]; then exit $$rc; fi
+$(BIN)/python scripts/browser_check.py site
 endef
 
-.PHONY: help setup test serve build figures page check-site portability lint clean
+.PHONY: help setup test serve build figures solutions page notebook check-site portability lint clean
 
 help:
 	@echo "make serve   set up, draw the figures, serve the guide on http://$(ADDR)"
 	@echo "make test    set up, run every test, build the site with --strict, check its links"
 	@echo "make page PAGE=docs/x.md   one page: its blocks, its lint and its figures, in seconds"
+	@echo "make notebook PAGE=docs/x.md   a chapter run as its notebook, in a fresh kernel, checked like its page"
+	@echo "make solutions  run the exercises' solution notebooks changed since their last pass"
 	@echo "make figures run the docs blocks of the pages changed since their last pass (they draw the figures)"
 	@echo "make portability  run the docs blocks with torch at 1 and at 4 threads (stands in for other CPUs)"
 	@echo "make build   build the site into site/ (needs the figures)"
@@ -44,11 +47,14 @@ $(SETUP_STAMP): pyproject.toml scripts/setup.sh
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/setup.sh
 	@mkdir -p $(@D) && touch $@
 
-# Figures are never committed: wipe them so that only what the current code draws can be built.
+# Figures and executed notebooks are never committed: wipe them so that only what the current code draws and
+# prints can be built. The chapter pages run as their notebooks, each in a fresh kernel, with every statement's
+# output checked against the page (--chapters-as-notebooks): their code runs once, not once per block and again
+# per notebook (docs/contributing.md, "Notebooks and exercises"). The solutions run in tests/test_notebooks.py.
 test: setup
-	rm -rf docs/figures site
-	$(BIN)/python -m pytest
-	@mkdir -p docs/figures && touch $(PAGE_STAMPS)
+	rm -rf docs/figures site build/notebooks
+	$(BIN)/python -m pytest --chapters-as-notebooks
+	@mkdir -p docs/figures && touch $(PAGE_STAMPS) && touch -c $(EXECUTED)
 	$(BIN)/python -m mkdocs build --strict
 	$(SITE_CHECKS)
 
@@ -58,13 +64,25 @@ docs/figures/.drawn-%: docs/%.md $(PACKAGE) | $(SETUP_STAMP)
 
 figures: setup $(PAGE_STAMPS)
 
+# A solution notebook runs again (in a fresh kernel, writing its executed copy) when it or the package changed.
+build/notebooks/solutions/%.ipynb: docs/solutions/%.ipynb $(PACKAGE) | $(SETUP_STAMP)
+	$(BIN)/python -m pytest "tests/test_notebooks.py::test_solution_notebook_runs_in_a_fresh_kernel[$*]" -q -p no:cacheprovider
+
+solutions: setup $(EXECUTED)
+
 # The fast loop while writing a page: its blocks, its lint (part of collecting the page) and its figures.
 page: setup
 	@test -n "$(PAGE)" && test -f "$(PAGE)" || { echo "make page: say which page, e.g. make page PAGE=docs/temperature.md"; exit 2; }
 	$(BIN)/python -m pytest $(PAGE) -q -p no:cacheprovider
 	@mkdir -p docs/figures && touch $(patsubst docs/%.md,docs/figures/.drawn-%,$(PAGE))
 
-build: figures
+# A chapter as readers download it: its notebook, top to bottom in a fresh kernel, each statement's output
+# checked against the page (--update-outputs works here too).
+notebook: setup
+	@test -n "$(PAGE)" && test -f "$(PAGE)" || { echo "make notebook: say which chapter, e.g. make notebook PAGE=docs/temperature.md"; exit 2; }
+	$(BIN)/python -m pytest $(PAGE) --chapters-as-notebooks -q -p no:cacheprovider
+
+build: figures solutions
 	$(BIN)/python -m mkdocs build --strict
 
 check-site: build
@@ -73,7 +91,7 @@ check-site: build
 # A reader wants to read: a failing block is reported, and the pages are served all the same (a figure drawn
 # after the failure may be missing). `make test` still fails on any failure.
 serve: setup
-	@$(MAKE) --no-print-directory -k figures || \
+	@$(MAKE) --no-print-directory -k figures solutions || \
 	  echo "make serve: some docs blocks failed (see above); serving the pages anyway. 'make test' will fail until they pass."
 	$(BIN)/python -m mkdocs serve --dev-addr $(ADDR)
 
@@ -91,4 +109,4 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf site docs/figures .pytest_cache .ruff_cache .hypothesis
+	rm -rf site docs/figures build/notebooks .pytest_cache .ruff_cache .hypothesis

@@ -66,4 +66,4 @@ else:
     else:
         # The harness sets torch's thread count (`--torch-threads`, default 2) for every test.
         sys.path.insert(0, str(ROOT / "tests"))
-        pytest_plugins = ["docblocks", "pytester"]
+        pytest_plugins = ["docblocks", "pagenotebooks", "pytester"]

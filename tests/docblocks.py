@@ -487,6 +487,12 @@ class DocLintFile(pytest.File):
 _page_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 _failures: list[dict[str, str]] = []
 _page_seconds: dict[str, float] = defaultdict(float)
+# Chapter pages whose blocks ran in their notebook (`--chapters-as-notebooks`, tests/pagenotebooks.py).
+_as_notebook: set[str] = set()
+
+
+def note_run_as_notebook(pages: set[str]) -> None:
+    _as_notebook.update(pages)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -579,6 +585,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     _edits.clear()
     _records.clear()
     _failures.clear()
+    _as_notebook.clear()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -611,7 +618,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     key = next((p for p in _page_counts if p.endswith(path)), path)
     _page_seconds[key] += report.duration
     if report.when == "call" and report.passed:
-        _page_counts[key]["ran"] += 1
+        # A chapter run as its notebook is one test that ran all of the page's blocks.
+        _page_counts[key]["ran"] += dict(report.user_properties).get("blocks", 1)
     elif report.failed:
         _page_counts[key]["failed"] += 1
 
@@ -626,8 +634,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for page in sorted(counts):
         c = counts[page]
         rel = os.path.relpath(page, root)
+        how = " as its notebook" if page in _as_notebook else ""
         terminalreporter.write_line(
-            f"{rel}: {c.get('ran', 0)} ran, {c.get('failed', 0)} failed, {c.get('not run', 0)} not run (notest); "
+            f"{rel}: {c.get('ran', 0)} ran{how}, {c.get('failed', 0)} failed, {c.get('not run', 0)} not run (notest); "
             f"output lines: {c.get(outputs.EXACT, 0)} exact, {c.get(outputs.MEASURED, 0)} measured, "
             f"{c.get(outputs.EXAMPLE, 0)} examples; {_page_seconds[page]:.1f} s"
         )
