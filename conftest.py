@@ -23,6 +23,9 @@ REQUIRED = (
     "llmguide",
     "torch",
     "numpy",
+    "nbformat",
+    "nbclient",
+    "ipykernel",
 )
 
 
