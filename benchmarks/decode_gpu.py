@@ -34,7 +34,7 @@ the no-cache rate.
 limit still leaves what it measured) and DIR/decode.json. `--smoke` runs a tiny shape on the CPU in seconds.
 
     python benchmarks/decode_gpu.py --out gpu-out                # on a CUDA GPU
-    python benchmarks/decode_gpu.py --smoke --out /tmp/decode    # anywhere: checks the script
+    python benchmarks/decode_gpu.py --smoke --out decode-out     # anywhere: checks the script
 """
 
 from __future__ import annotations

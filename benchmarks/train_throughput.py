@@ -24,7 +24,7 @@ DIR/train_throughput.json; the Markdown is rewritten after every length, so that
 limit keeps what it measured. `--smoke` runs tiny models on the CPU in seconds.
 
     python benchmarks/train_throughput.py --out gpu-out                # on a CUDA GPU
-    python benchmarks/train_throughput.py --smoke --out /tmp/train     # anywhere: checks the script
+    python benchmarks/train_throughput.py --smoke --out train-out      # anywhere: checks the script
 """
 
 from __future__ import annotations
