@@ -10,35 +10,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
+from pagenotebooks import nav_pages  # the nav's pages, as the notebook build reads mkdocs.yml
 
 ROOT = Path(__file__).parents[1]
 DOCS = ROOT / "docs"
 PACKAGE = ROOT / "src" / "llmguide"
 NOT_CHAPTERS = {"index.md", "contributing.md"}
-
-
-class _Loader(yaml.SafeLoader):
-    """mkdocs.yml uses `!ENV`; read it as a plain value."""
-
-
-_Loader.add_constructor("!ENV", lambda loader, node: None)
-
-
-def nav_pages() -> list[str]:
-    nav = yaml.load((ROOT / "mkdocs.yml").read_text("utf8"), Loader=_Loader)["nav"]
-    pages: list[str] = []
-
-    def walk(items: list) -> None:
-        for item in items:
-            value = next(iter(item.values())) if isinstance(item, dict) else item
-            if isinstance(value, list):
-                walk(value)
-            else:
-                pages.append(value)
-
-    walk(nav)
-    return pages
 
 
 def test_every_page_in_the_nav_exists():
