@@ -15,6 +15,7 @@ PAGES := $(wildcard docs/*.md)
 PAGE_STAMPS := $(patsubst docs/%.md,docs/figures/.drawn-%,$(PAGES))
 PACKAGE := $(wildcard src/llmguide/*.py)
 PAGE ?=
+TEST_WORKERS ?= 4
 # The exercises' solutions (hand-written notebooks) and their executed copies, which the site renders.
 SOLUTIONS := $(wildcard docs/solutions/*.ipynb)
 EXECUTED := $(patsubst docs/%,build/notebooks/%,$(SOLUTIONS))
@@ -51,9 +52,12 @@ $(SETUP_STAMP): pyproject.toml scripts/setup.sh
 # prints can be built. The chapter pages run as their notebooks, each in a fresh kernel, with every statement's
 # output checked against the page (--chapters-as-notebooks): their code runs once, not once per block and again
 # per notebook (docs/contributing.md, "Notebooks and exercises"). The solutions run in tests/test_notebooks.py.
+# The tests run in one pytest-xdist worker per core (at most $(TEST_WORKERS)), each file's tests in one worker,
+# torch at one thread per worker: the chapters, kernel starts and subprocess tests of one worker overlap
+# with the other's instead of leaving a core idle.
 test: setup
 	rm -rf docs/figures site build/notebooks
-	$(BIN)/python -m pytest --chapters-as-notebooks
+	$(BIN)/python -m pytest --chapters-as-notebooks -n auto --maxprocesses $(TEST_WORKERS) --dist loadfile
 	@mkdir -p docs/figures && touch $(PAGE_STAMPS) && touch -c $(EXECUTED)
 	$(BIN)/python -m mkdocs build --strict
 	$(SITE_CHECKS)

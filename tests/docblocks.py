@@ -489,6 +489,7 @@ _failures: list[dict[str, str]] = []
 _page_seconds: dict[str, float] = defaultdict(float)
 # Chapter pages whose blocks ran in their notebook (`--chapters-as-notebooks`, tests/pagenotebooks.py).
 _as_notebook: set[str] = set()
+_rootpath = Path.cwd()
 
 
 def note_run_as_notebook(pages: set[str]) -> None:
@@ -513,9 +514,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--torch-threads",
         type=int,
-        default=TORCH_THREADS,
+        default=None,
         metavar="N",
-        help=f"torch's intra-op thread count (default {TORCH_THREADS}); other counts split float sums "
+        help=f"torch's intra-op thread count (default {TORCH_THREADS}, and 1 in each pytest-xdist worker, "
+        "so that the workers share the cores instead of fighting over them); other counts split float sums "
         "differently, as another CPU would",
     )
     group.addoption(
@@ -556,12 +558,32 @@ def _shift_seeds(offset: int) -> None:
     np.random.default_rng = lambda seed=None: default_rng(seed + offset if isinstance(seed, int) else seed)
 
 
+def xdist_workers(config: pytest.Config) -> int:
+    """How many pytest-xdist workers this run uses (0 without xdist), as seen by the controller."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return 0
+    return int(config.getoption("numprocesses", None) or 0) if config.getoption("dist", "no") != "no" else 0
+
+
+def torch_threads(config: pytest.Config) -> int:
+    """The thread count the pages run with: `--torch-threads`, else 1 in an xdist worker, else the default."""
+    threads = config.getoption("--torch-threads")
+    if threads is not None:
+        return int(threads)
+    return 1 if os.environ.get("PYTEST_XDIST_WORKER") else TORCH_THREADS
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    global _update_outputs, _record_outputs
+    global _update_outputs, _record_outputs, _rootpath
+    _rootpath = config.rootpath
     _update_outputs = bool(config.getoption("--update-outputs"))
     record = config.getoption("--record-outputs")
     _record_outputs = Path(record) if record else None
-    threads = config.getoption("--torch-threads")
+    threads = torch_threads(config)
+    if record and xdist_workers(config):
+        raise pytest.UsageError(
+            "--record-outputs gathers every block's lines in one process: run it without -n"
+        )
     if threads < 1:
         raise pytest.UsageError(f"--torch-threads must be at least 1, got {threads}")
     # Printed results of training depend, in their last digits, on how many threads split each matrix
@@ -588,22 +610,27 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     _as_notebook.clear()
 
 
+def _count_page(file_path: Path) -> None:
+    """The page's static counts for the report: blocks not run (notest), and output lines of each kind."""
+    text = file_path.read_text("utf8")
+    fences = [f for f in scan_fences(text) if f.lang in PYTHON_LANGS]
+    counts = _page_counts[str(file_path)]  # assigned, not added: a file can be collected more than once
+    counts["not run"] = sum(f.notest for f in fences)
+    collected = collected_fence_lines(text)
+    kinds = [
+        outputs.PREFIXES[match[1]]
+        for f in fences
+        if not f.notest and f.line in collected
+        for match in map(outputs.OUTPUT_LINE.match, f.body)
+        if match
+    ]
+    for kind in (outputs.EXACT, outputs.MEASURED, outputs.EXAMPLE):
+        counts[kind] = kinds.count(kind)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix == ".md" and parent.config.option.markdowndocs:
-        text = file_path.read_text("utf8")
-        fences = [f for f in scan_fences(text) if f.lang in PYTHON_LANGS]
-        counts = _page_counts[str(file_path)]  # assigned, not added: a file can be collected more than once
-        counts["not run"] = sum(f.notest for f in fences)
-        collected = collected_fence_lines(text)
-        kinds = [
-            outputs.PREFIXES[match[1]]
-            for f in fences
-            if not f.notest and f.line in collected
-            for match in map(outputs.OUTPUT_LINE.match, f.body)
-            if match
-        ]
-        for kind in (outputs.EXACT, outputs.MEASURED, outputs.EXAMPLE):
-            counts[kind] = kinds.count(kind)
+        _count_page(file_path)
         return DocLintFile.from_parent(parent, path=file_path)
     return None
 
@@ -613,13 +640,23 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         lines = str(report.longrepr).strip().split("\n")
         _failures.append({"test": report.nodeid, "when": report.when, "message": lines[-1][:500]})
     path = report.nodeid.split("::")[0]
-    if not path.endswith(".md") or report.nodeid.endswith("[lint]"):
+    if not path.endswith(".md"):
         return
-    key = next((p for p in _page_counts if p.endswith(path)), path)
+    key = next((p for p in _page_counts if p.endswith(path)), None)
+    if key is None:
+        # Under pytest-xdist the workers collect and run; this process only sees their reports.
+        key = str(_rootpath / path)
+        if Path(key).is_file():
+            _count_page(Path(key))
+    if report.nodeid.endswith("[lint]"):
+        return
     _page_seconds[key] += report.duration
+    properties = dict(report.user_properties)
+    if "blocks" in properties:
+        _as_notebook.add(key)
     if report.when == "call" and report.passed:
         # A chapter run as its notebook is one test that ran all of the page's blocks.
-        _page_counts[key]["ran"] += dict(report.user_properties).get("blocks", 1)
+        _page_counts[key]["ran"] += properties.get("blocks", 1)
     elif report.failed:
         _page_counts[key]["failed"] += 1
 
@@ -665,7 +702,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         _record_outputs.write_text(
             json.dumps(
                 {
-                    "torch_threads": config.getoption("--torch-threads"),
+                    "torch_threads": torch_threads(config),
                     "seed_offset": config.getoption("--seed-offset"),
                     "lines": _records,
                     "failures": _failures,

@@ -390,3 +390,46 @@ def test_prose_number_warning_does_not_fail_the_page(run_page):
     result.stdout.fnmatch_lines(
         ["*ProseNumberWarning*numbers in the prose that no block prints: 123.5 (line 3)*"]
     )
+
+
+CHAIN = """# Blocks that continue each other
+
+'''python
+import os
+
+threads = os.environ["OMP_NUM_THREADS"]
+print(threads)
+#> 1
+'''
+
+'''{.python continuation}
+print(threads * 2)
+#> 11
+'''
+
+'''{.python continuation}
+print(int(threads) + 1)
+#> 2
+'''
+"""
+
+
+def test_parallel_run_keeps_a_page_in_one_worker_and_reports_it_whole(run_page):
+    pytest.importorskip("xdist")
+    # Two workers, as `make test` runs them (--dist loadfile: a file's tests go to one worker, in order):
+    # each runs torch at one thread, the page's continued blocks run where the namespace they continue is,
+    # and the per-page report, made from the workers' reports, counts what the page holds.
+    result, _ = run_page(CHAIN, "-n", "2", "--dist", "loadfile", "-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        ["page.md: 3 ran, 0 failed, 0 not run (notest); output lines: 3 exact, 0 measured, 0 examples; * s"]
+    )
+    workers = {line.split("]")[0] for line in result.outlines if "[CodeFence#" in line and "PASSED" in line}
+    assert len(workers) == 1, workers  # "[gw0" or "[gw1", the same for all three blocks
+
+
+def test_record_outputs_refuses_a_parallel_run(run_page, pytester: pytest.Pytester):
+    pytest.importorskip("xdist")
+    result, _ = run_page(CHAIN, "-n", "2", "--record-outputs", str(pytester.path / "r.json"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--record-outputs gathers every block's lines in one process*"])
