@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 import pytest
@@ -83,6 +84,11 @@ def test_corpus_is_shipped_in_the_package_with_its_licence_note() -> None:
     assert 50_000 < size < 1_000_000  # big enough to learn words from, small enough to ship
     assert text == folder.joinpath("corpus.txt").read_text(encoding="utf-8")
     assert decode(encode(text)) == text
+    # the README's description: "about 58 kB of plain English prose in 41 short numbered pieces", ASCII
+    assert "about 58 kB" in readme and round(size / 1000) == 58
+    pieces = re.findall(r"^[IVXLC]+\. [A-Z]", text, flags=re.MULTILINE)  # "I. THE FERRY", ...
+    assert "41 short numbered pieces" in readme and len(pieces) == 41
+    assert text.isascii()
 
 
 def test_corpus_data_splits_the_whole_corpus_in_order() -> None:
