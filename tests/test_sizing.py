@@ -257,9 +257,16 @@ def test_notes_arithmetic(n, dtype, gb):
 
 def test_weights_by_dtype():
     n = PUBLISHED["llama-2-7b"]
-    for dtype, per in [("fp32", 4), ("bf16", 2), ("fp16", 2), ("fp8", 1), ("int8", 1)]:
+    for dtype, per in [("fp32", 4), ("bf16", 2), ("fp16", 2), ("fp8", 1)]:
         assert inference_memory("llama-2-7b", dtype=dtype, seq_len=1).weights == n * per
-    assert inference_memory("llama-2-7b", dtype="int4", seq_len=1).weights == n // 2
+    # every weight quantised
+    for dtype, per in [("int8", 1), ("int4", 0.5)]:
+        mem = inference_memory("llama-2-7b", dtype=dtype, seq_len=1, embedding_dtype=dtype)
+        assert mem.weights == n * per
+    # by default int8/int4 leave the embedding and the untied head (2 x 32000 x 4096) in 16 bits
+    emb = 2 * 32000 * 4096
+    assert inference_memory("llama-2-7b", dtype="int8", seq_len=1).weights == (n - emb) + 2 * emb
+    assert inference_memory("llama-2-7b", dtype="int4", seq_len=1).weights == (n - emb) // 2 + 2 * emb
     assert inference_memory(7, dtype="int4").weights == 4  # 3.5 bytes round up to whole bytes
 
 
