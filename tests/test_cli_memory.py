@@ -173,3 +173,21 @@ def test_console_script_runs():
     assert "124,439,808 parameters" in out
     assert row(out, "weights") == [f"{4 * 124_439_808 / 1e6:.2f}", f"{4 * 124_439_808 / 2**20:.2f}"]
     assert out.splitlines()[2].split() == ["MB", "MiB"]  # a total under 1 GB is shown in MB and MiB
+
+
+def test_tensor_and_sequence_parallel_flags(cli):
+    out = run(cli, "llama-2-70b", "--train", "--tensor-parallel", "8", "--sequence-parallel", "--gpus", "4",
+              "--zero", "1", "--gpu-memory", "80GB", "--flash-attention", "--no-dropout")  # fmt: skip
+    n = 68_976_648_192
+    per_gpu = -(-n // 8)
+    assert row(out, "weights")[0] == f"{2 * per_gpu / 1e9:.2f}"
+    # Llama 2 70B block, 16-bit, flash, no dropout: s h (12 + 0.5 + 28) bytes, all of it divided by t = 8
+    s, h = 4096, 8192
+    assert row(out, "activations")[0] == f"{80 * s * h * 40.5 / 8 / 1e9:.2f}"
+    assert "on 4 replica(s) x 8 GPUs of 80.00 GB" in out
+    assert "GPUs at ZeRO stage 1: 32" in out  # replicas of 8 GPUs each
+
+
+def test_embedding_dtype_flag(cli):
+    out = run(cli, "llama-2-7b", "--dtype", "int4", "--embedding-dtype", "int4", "--seq-len", "1")
+    assert row(out, "weights")[0] == f"{6_738_415_616 / 2 / 1e9:.2f}"
