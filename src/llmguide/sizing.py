@@ -9,9 +9,12 @@ GiB (2**30 bytes).
   published models by name, each with the source of its shape.
 - `param_count` counts parameters exactly (it reproduces the published counts; for `llmguide.model.GPTConfig`
   it equals the number of parameters of `llmguide.model.GPT`).
-- `inference_memory` and `kv_cache_bytes` size serving; `training_memory` sizes training per GPU, with
-  mixed precision, several optimizers, activation checkpointing and ZeRO sharding; `gpus_needed` answers
-  "how many GPUs of this size".
+- `inference_memory`, `weight_bytes` and `kv_cache_bytes` size serving (quantised weights keep the embeddings
+  in 16 bits); `decode_tokens_per_second` bounds decoding speed by memory bandwidth.
+- `training_memory` sizes training per GPU, with mixed precision, several optimizers, activation
+  checkpointing, ZeRO sharding and tensor/sequence parallelism; `activation_bytes` counts activations for
+  GPT-style and Llama-style blocks; `gpus_needed` answers "how many GPUs of this size".
+- `lora_params` and `lora_memory` size LoRA and QLoRA fine-tuning.
 """
 
 from __future__ import annotations
