@@ -32,7 +32,9 @@ def test_serving_llama_2_7b_bf16(cli):
 
 def test_serving_int4_halves_a_byte(cli):
     out = run(cli, "llama-2-70b", "--dtype", "int4", "--seq-len", "1")
-    assert row(out, "weights")[0] == f"{68_976_648_192 / 2 / 1e9:.2f}"
+    # half a byte per block weight; the embedding and the untied head (2 x 32000 x 8192) stay in 16 bits
+    emb = 2 * 32000 * 8192
+    assert row(out, "weights")[0] == f"{((68_976_648_192 - emb) / 2 + 2 * emb) / 1e9:.2f}"
 
 
 def test_training_llama_2_70b_zero3_on_8(cli):
@@ -61,8 +63,9 @@ def test_training_fits_with_checkpointing(cli):
         "--no-dropout",
     )
     n, s, h, layers = 68_976_648_192, 4096, 8192, 80
-    # checkpointed: 2 s h bytes per block + one block's 32 s h bytes while it is recomputed
-    acts = 2 * s * h * layers + 32 * s * h
+    # checkpointed: 2 s h bytes per block + one Llama block's s h (12 + 4 h_kv / h + 8 f / h) bytes while it
+    # is recomputed; h_kv = 8 kv heads x 128 = 1024, f = 28672: 12 + 0.5 + 28 = 40.5
+    acts = 2 * s * h * layers + s * h * 81 // 2
     assert row(out, "activations")[0] == f"{acts / 1e9:.2f}"
     # 16 bytes/param over N GPUs + the activations must fit in 80 GB: N = ceil(16 n / (80e9 - acts))
     need = -(-16 * n // (80 * 10**9 - acts))
@@ -170,3 +173,21 @@ def test_console_script_runs():
     assert "124,439,808 parameters" in out
     assert row(out, "weights") == [f"{4 * 124_439_808 / 1e6:.2f}", f"{4 * 124_439_808 / 2**20:.2f}"]
     assert out.splitlines()[2].split() == ["MB", "MiB"]  # a total under 1 GB is shown in MB and MiB
+
+
+def test_tensor_and_sequence_parallel_flags(cli):
+    out = run(cli, "llama-2-70b", "--train", "--tensor-parallel", "8", "--sequence-parallel", "--gpus", "4",
+              "--zero", "1", "--gpu-memory", "80GB", "--flash-attention", "--no-dropout")  # fmt: skip
+    n = 68_976_648_192
+    per_gpu = -(-n // 8)
+    assert row(out, "weights")[0] == f"{2 * per_gpu / 1e9:.2f}"
+    # Llama 2 70B block, 16-bit, flash, no dropout: s h (12 + 0.5 + 28) bytes, all of it divided by t = 8
+    s, h = 4096, 8192
+    assert row(out, "activations")[0] == f"{80 * s * h * 40.5 / 8 / 1e9:.2f}"
+    assert "on 4 replica(s) x 8 GPUs of 80.00 GB" in out
+    assert "GPUs at ZeRO stage 1: 32" in out  # replicas of 8 GPUs each
+
+
+def test_embedding_dtype_flag(cli):
+    out = run(cli, "llama-2-7b", "--dtype", "int4", "--embedding-dtype", "int4", "--seq-len", "1")
+    assert row(out, "weights")[0] == f"{6_738_415_616 / 2 / 1e9:.2f}"

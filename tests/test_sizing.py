@@ -257,9 +257,16 @@ def test_notes_arithmetic(n, dtype, gb):
 
 def test_weights_by_dtype():
     n = PUBLISHED["llama-2-7b"]
-    for dtype, per in [("fp32", 4), ("bf16", 2), ("fp16", 2), ("fp8", 1), ("int8", 1)]:
+    for dtype, per in [("fp32", 4), ("bf16", 2), ("fp16", 2), ("fp8", 1)]:
         assert inference_memory("llama-2-7b", dtype=dtype, seq_len=1).weights == n * per
-    assert inference_memory("llama-2-7b", dtype="int4", seq_len=1).weights == n // 2
+    # every weight quantised
+    for dtype, per in [("int8", 1), ("int4", 0.5)]:
+        mem = inference_memory("llama-2-7b", dtype=dtype, seq_len=1, embedding_dtype=dtype)
+        assert mem.weights == n * per
+    # by default int8/int4 leave the embedding and the untied head (2 x 32000 x 4096) in 16 bits
+    emb = 2 * 32000 * 4096
+    assert inference_memory("llama-2-7b", dtype="int8", seq_len=1).weights == (n - emb) + 2 * emb
+    assert inference_memory("llama-2-7b", dtype="int4", seq_len=1).weights == (n - emb) // 2 + 2 * emb
     assert inference_memory(7, dtype="int4").weights == 4  # 3.5 bytes round up to whole bytes
 
 
@@ -708,3 +715,288 @@ def test_module_has_no_torch_dependency():
     }
     imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert "torch" not in imported
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Llama-style blocks: the activation count, measured on a block built in plain torch
+# ---------------------------------------------------------------------------------------------------------
+
+
+class _FusedRMSNorm(torch.autograd.Function):
+    """RMSNorm that saves what a fused kernel saves: its input and one statistic per row."""
+
+    @staticmethod
+    def forward(ctx, x, weight, eps):
+        rstd = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+        ctx.save_for_backward(x, weight, rstd)
+        return x * rstd * weight
+
+    @staticmethod
+    def backward(ctx, grad):  # pragma: no cover - only the forward's saved tensors are measured
+        x, weight, rstd = ctx.saved_tensors
+        x_hat = x * rstd
+        g = grad * weight
+        dx = rstd * (g - x_hat * (g * x_hat).mean(-1, keepdim=True))
+        return dx, (grad * x_hat).sum(dim=tuple(range(grad.dim() - 1))), None
+
+
+class _NormForHooks(nn.Module):
+    def __init__(self, d: int, fused: bool):
+        super().__init__()
+        self.weight, self.fused = nn.Parameter(torch.ones(d)), fused
+
+    def forward(self, x):
+        if self.fused:
+            return _FusedRMSNorm.apply(x, self.weight, 1e-5)
+        return nn.functional.rms_norm(x, (x.shape[-1],), self.weight, 1e-5)  # composite on the CPU
+
+
+class _LlamaBlockForHooks(nn.Module):
+    """A Llama block: RMSNorm, grouped-query attention with rotary positions, RMSNorm, SwiGLU MLP."""
+
+    def __init__(self, d: int, n_head: int, n_kv: int, ffn: int, fused_norm: bool = True):
+        super().__init__()
+        self.n_head, self.n_kv, self.hd = n_head, n_kv, d // n_head
+        self.norm1, self.norm2 = _NormForHooks(d, fused_norm), _NormForHooks(d, fused_norm)
+        self.q, self.o = nn.Linear(d, d, bias=False), nn.Linear(d, d, bias=False)
+        self.k = nn.Linear(d, n_kv * self.hd, bias=False)
+        self.v = nn.Linear(d, n_kv * self.hd, bias=False)
+        self.gate, self.up = nn.Linear(d, ffn, bias=False), nn.Linear(d, ffn, bias=False)
+        self.down = nn.Linear(ffn, d, bias=False)
+
+    def forward(self, x, cos, sin):
+        B, T, D = x.shape
+
+        def rope(t):
+            t1, t2 = t.chunk(2, dim=-1)
+            return t * cos + torch.cat((-t2, t1), dim=-1) * sin
+
+        h = self.norm1(x)
+        q = rope(self.q(h).view(B, T, self.n_head, self.hd).transpose(1, 2))
+        k = rope(self.k(h).view(B, T, self.n_kv, self.hd).transpose(1, 2))
+        v = self.v(h).view(B, T, self.n_kv, self.hd).transpose(1, 2)
+        y = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        x = x + self.o(y.transpose(1, 2).reshape(B, T, D))
+        h = self.norm2(x)
+        return x + self.down(nn.functional.silu(self.gate(h)) * self.up(h))
+
+
+def _llama_saved_bytes(n_layer, *, batch, seq, d, n_head, n_kv, ffn, fused_norm=True):
+    torch.manual_seed(0)
+    blocks = nn.ModuleList(_LlamaBlockForHooks(d, n_head, n_kv, ffn, fused_norm) for _ in range(n_layer))
+    params = {p.untyped_storage().data_ptr() for p in blocks.parameters()}
+    hd = d // n_head
+    angles = torch.outer(torch.arange(seq).float(), 1.0 / 10000 ** (torch.arange(0, hd, 2) / hd))
+    cos, sin = torch.cat((angles, angles), -1).cos(), torch.cat((angles, angles), -1).sin()
+    x = torch.randn(batch, seq, d, requires_grad=True)
+    saved: dict[int, int] = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in params:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        for block in blocks:
+            x = block(x, cos, sin)
+    return sum(saved.values())
+
+
+LLAMA_SHAPE = dict(batch=4, seq=128, d=128, n_head=8, n_kv=2, ffn=352)
+
+
+def _llama_spec(n_layer: int) -> ModelSpec:
+    s = LLAMA_SHAPE
+    return ModelSpec("block", "llama", n_layer=n_layer, n_embd=s["d"], n_head=s["n_head"], n_kv_head=s["n_kv"],
+                     vocab_size=10, context_length=s["seq"], intermediate_size=s["ffn"])  # fmt: skip
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_measured_activations_per_llama_block_match_the_count(fused):
+    # Two blocks' saved tensors (3 blocks minus 1, so the shared rotary tables cancel), fp32, no dropout.
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    backend = SDPBackend.FLASH_ATTENTION if fused else SDPBackend.MATH
+    with sdpa_kernel(backend):
+        two = _llama_saved_bytes(3, **LLAMA_SHAPE) - _llama_saved_bytes(1, **LLAMA_SHAPE)
+    predicted = 2 * activation_bytes(_llama_spec(1), batch_size=4, seq_len=128, flash_attention=fused,
+                                     dropout=False, bytes_per_value=4)  # fmt: skip
+    assert abs(two / predicted - 1) < 0.01
+    # and the GPT-block formula, applied to this block, undercounts it by far more than that
+    gpt_count = 2 * 4 * 128 * 128 * (32 + (0 if fused else 2 * 8 * 128 / 128)) * 2
+    assert two / gpt_count > 1.05
+
+
+def test_composite_rms_norm_saves_one_more_tensor_per_norm():
+    # PyTorch's F.rms_norm on the CPU is composite: it also saves the normalised tensor, s*b*h numbers per norm
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+        fused = _llama_saved_bytes(2, **LLAMA_SHAPE) - _llama_saved_bytes(1, **LLAMA_SHAPE)
+        plain = _llama_saved_bytes(2, **LLAMA_SHAPE, fused_norm=False) - _llama_saved_bytes(
+            1, **LLAMA_SHAPE, fused_norm=False
+        )
+    sbh_fp32 = 4 * 128 * 128 * 4
+    assert abs((plain - fused) / (2 * sbh_fp32) - 1) < 0.01
+
+
+def test_llama_activation_count_by_hand():
+    # s b h (12 + 4 h_kv / h + 8 f / h) per layer, 16-bit, flash, no dropout; h_kv = 2 * 16, f = 352
+    spec = _llama_spec(3)
+    s, b, h, hkv, f, a = 128, 4, 128, 32, 352, 8
+    per_layer = s * b * (12 * h + 4 * hkv + 8 * f)
+    got = activation_bytes(spec, batch_size=b, seq_len=s, flash_attention=True, dropout=False)
+    assert got == 3 * per_layer
+    # math kernel: K and V expanded to every head, plus the softmax output 2 a s^2 b
+    per_layer_math = s * b * (16 * h + 8 * f) + 2 * a * s * s * b
+    assert activation_bytes(spec, batch_size=b, seq_len=s, dropout=False) == 3 * per_layer_math
+    # Llama 3 8B: 12 + 1 + 28 = 41 against the GPT block's 32 (28% more); Llama 2 7B: 12 + 4 + 21.5 = 37.5
+    assert activation_bytes("llama-3-8b", batch_size=1, seq_len=1, flash_attention=True, dropout=False) == (
+        32 * 4096 * 41
+    )
+    assert activation_bytes("llama-2-7b", batch_size=2, seq_len=1, flash_attention=True, dropout=False) == (
+        32 * 2 * 4096 * 75 // 2
+    )
+
+
+def test_tensor_and_sequence_parallel_match_korthikanti():
+    # Korthikanti et al. 2022, eqs. 2-4 (GPT block, 16-bit, dropout, attention scores stored):
+    # no parallelism sbhL(34 + 5as/h); tensor parallel sbhL(10 + 24/t + 5as/(ht)); with sequence
+    # parallelism sbhL(34/t + 5as/(ht)). GPT-3 175B, s = 2048, b = 1, t = 8.
+    s, b, h, a, L, t = 2048, 1, 12288, 96, 96, 8
+    tp = s * b * h * L * (10 + 24 / t + 5 * a * s / (h * t))
+    sp = s * b * h * L * (34 / t + 5 * a * s / (h * t))
+    got_tp = activation_bytes("gpt3-175b", batch_size=b, seq_len=s, tensor_parallel=t)
+    got_sp = activation_bytes("gpt3-175b", batch_size=b, seq_len=s, tensor_parallel=t, sequence_parallel=True)
+    assert got_tp == tp and got_sp == sp
+    # full recomputation with sequence parallelism keeps 2 s b h / t per layer (eq. in section 4.2.2)
+    ckpt = activation_bytes(
+        "gpt3-175b", batch_size=b, seq_len=s, tensor_parallel=t, sequence_parallel=True,
+        activation_checkpointing=True,
+    )  # fmt: skip
+    assert ckpt == 2 * s * b * h * L / t + sp / L
+
+
+def test_tensor_parallel_training_memory_and_gpus():
+    n = PUBLISHED["llama-2-70b"]
+    kw = dict(seq_len=4096, flash_attention=True, dropout=False, activation_checkpointing=True)
+    mem = training_memory(
+        "llama-2-70b", tensor_parallel=8, sequence_parallel=True, zero_stage=1, n_gpus=4, **kw
+    )
+    per_gpu = -(-n // 8)
+    assert mem.weights == 2 * per_gpu and mem.gradients == 2 * per_gpu
+    assert mem.optimizer_states == -(-12 * per_gpu // 4)
+    # brute force over data-parallel replicas of 8 GPUs
+    need = gpus_needed("llama-2-70b", gpu_memory=80 * 10**9, zero_stage=1, tensor_parallel=8,
+                       sequence_parallel=True, **kw)  # fmt: skip
+    brute = next(
+        d for d in range(1, 1000)
+        if training_memory("llama-2-70b", zero_stage=1, n_gpus=d, tensor_parallel=8, sequence_parallel=True,
+                           **kw).total <= 80 * 10**9
+    )  # fmt: skip
+    assert need == 8 * brute
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Quantised weights, decoding speed, LoRA
+# ---------------------------------------------------------------------------------------------------------
+
+LLAMA_3_2_1B = ModelSpec("llama-3.2-1b", "llama", n_layer=16, n_embd=2048, n_head=32, n_kv_head=8,
+                         vocab_size=128256, context_length=131072, intermediate_size=8192,
+                         tied_embeddings=True)  # fmt: skip
+
+
+def test_llama_3_2_1b_int4_keeps_its_tied_embedding_in_16_bits():
+    n = 1_235_814_400  # Hugging Face's count for meta-llama/Llama-3.2-1B
+    emb = 128256 * 2048
+    assert param_count(LLAMA_3_2_1B) == n
+    assert round(emb / n, 2) == 0.21
+    assert sizing.weight_bytes(LLAMA_3_2_1B, dtype="int4", embedding_dtype="int4") == n // 2  # 0.62 GB
+    assert sizing.weight_bytes(LLAMA_3_2_1B, dtype="int4") == (n - emb) // 2 + 2 * emb
+    assert round(sizing.weight_bytes(LLAMA_3_2_1B, dtype="int4") / 1e9, 2) == 1.01
+
+
+def test_decode_ceiling_by_hand():
+    # H100 SXM: 3.35 TB/s (NVIDIA H100 datasheet). Llama 2 7B in bf16 reads every weight but the untied input
+    # embedding per step: 2 * (6,738,415,616 - 32000 * 4096) bytes, plus the KV cache (0.5 MiB per token).
+    bw = 3_350_000_000_000
+    weights = 2 * (6_738_415_616 - 32000 * 4096)
+    assert sizing.decode_tokens_per_second("llama-2-7b", bandwidth=bw, seq_len=1) == bw / (weights + 2**19)
+    # batch 8 at 4096 tokens: eight tokens per step, each sequence's 2 GiB cache read
+    got = sizing.decode_tokens_per_second("llama-2-7b", bandwidth=bw, batch_size=8, seq_len=4096)
+    assert got == 8 * bw / (weights + 8 * 2**31)
+    # a tied model reads its embedding in full as the output head: GPT-2, fp32, only positions are looked up
+    gpt2 = 4 * (124_439_808 - 1024 * 768)
+    kv = 2 * 12 * 768 * 4
+    assert sizing.decode_tokens_per_second("gpt2", bandwidth=bw, dtype="fp32") == bw / (gpt2 + kv)
+
+
+def test_lora_params_brute_force():
+    # one rank-r adapter per linear layer of the blocks built in torch: r * (in + out) each
+    spec = _llama_spec(2)
+    block = _LlamaBlockForHooks(128, 8, 2, 352)
+    r = 4
+    linears = [m for m in block.modules() if isinstance(m, nn.Linear)]
+    assert sizing.lora_params(spec, rank=r) == 2 * sum(r * (m.in_features + m.out_features) for m in linears)
+    attn = [block.q, block.k, block.v, block.o]
+    expected = 2 * sum(r * (m.in_features + m.out_features) for m in attn)
+    assert sizing.lora_params(spec, rank=r, targets="attention") == expected
+    # GPT-2 blocks: attention projections and the two MLP matrices, 12 layers
+    h = 768
+    assert sizing.lora_params("gpt2", rank=1) == 12 * (4 * 2 * h + 2 * (h + 4 * h))
+
+
+def test_qlora_memory_by_hand():
+    # NF4 with double quantisation: 4 + 8/64 + 32/(64 * 256) = 4.127 bits (Dettmers et al. 2023, section 3)
+    assert round(float(sizing.NF4_BYTES_PER_PARAM) * 8, 3) == 4.127
+    n, emb = PUBLISHED["llama-2-70b"], 2 * 32000 * 8192
+    r = 16
+    trainable = 80 * r * (2 * (8192 + 8192) + 2 * (8192 + 1024) + 3 * (8192 + 28672))
+    assert sizing.lora_params("llama-2-70b", rank=r) == trainable
+    mem = sizing.lora_memory("llama-2-70b", rank=r, base_dtype="nf4", seq_len=2048)
+    base = math.ceil((n - emb) * 4.126953125 / 8) + 2 * emb
+    assert mem.weights == base + 2 * trainable
+    assert mem.gradients + mem.optimizer_states == 14 * trainable
+    s, h = 2048, 8192
+    assert mem.activations == 2 * s * h * 80 + s * h * 81 // 2  # checkpointed, flash, no dropout
+    lora16 = sizing.lora_memory("llama-2-70b", rank=r, seq_len=2048)
+    assert lora16.weights == 2 * n + 2 * trainable
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: activation_bytes("llama-2-70b", batch_size=1, seq_len=8, tensor_parallel=16), "must divide"),
+        (lambda: activation_bytes("gpt2", batch_size=1, seq_len=8, tensor_parallel=0), "tensor_parallel"),
+        (lambda: sizing.lora_params("gpt2", rank=0), "rank"),
+        (lambda: sizing.lora_params("gpt2", rank=8, targets="mlp"), "unknown targets"),
+        (lambda: sizing.lora_memory("gpt2", rank=8, base_dtype="nf3"), "base_dtype"),
+        (lambda: sizing.decode_tokens_per_second("gpt2", bandwidth=0), "bandwidth"),
+        (lambda: sizing.weight_bytes("gpt2", dtype="int4", embedding_dtype="int2"), "embedding_dtype"),
+    ],
+)
+def test_new_functions_reject_bad_values(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_autocast_keeps_16_bit_copies_of_the_matmul_weights():
+    # bf16 autocast on the CPU: every Linear's fp32 weight is cast once per forward and the bf16 copy is saved
+    # for the backward pass, 2 more bytes per matmul parameter on top of the fp32 weights.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 256), nn.GELU(), nn.Linear(256, 64))
+    shapes = {tuple(p.shape) for p in model.parameters() if p.dim() == 2}
+    copies: dict[int, int] = {}
+
+    def pack(t):
+        if t.dtype == torch.bfloat16 and tuple(t.shape) in shapes:
+            copies[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with (
+        torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
+        torch.autocast("cpu", dtype=torch.bfloat16),
+    ):
+        model(torch.randn(8, 64, requires_grad=True))  # an input that needs a gradient, as inside a model
+    assert sum(copies.values()) == 2 * (64 * 256 + 256 * 64)

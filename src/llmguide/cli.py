@@ -448,6 +448,10 @@ def _add_memory(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", nargs="?", help="a preset name, e.g. llama-2-7b (see --list)")
     p.add_argument("--list", action="store_true", help="list the presets with their parameter counts")
     p.add_argument("--dtype", default="bf16", help="weight format for serving: fp32 fp16 bf16 fp8 int8 int4")
+    p.add_argument(
+        "--embedding-dtype",
+        help="format of the embeddings and output head when serving (default: bf16 for int8/int4, else --dtype)",
+    )
     p.add_argument("--batch-size", type=int, default=1, help="sequences per step (per GPU when training)")
     p.add_argument("--seq-len", type=int, help="tokens per sequence (default: the model's context length)")
     p.add_argument(
@@ -462,6 +466,17 @@ def _add_memory(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--no-dropout", action="store_true", help="the model trains without dropout (no masks)")
     t.add_argument("--gpus", type=int, default=1, help="data-parallel GPUs (default 1)")
     t.add_argument("--zero", type=int, default=0, help="ZeRO stage 0-3 (3 = FSDP full sharding)")
+    t.add_argument(
+        "--tensor-parallel",
+        type=int,
+        default=1,
+        help="GPUs each replica's matrices are split over (Megatron tensor parallelism; --gpus counts replicas)",
+    )
+    t.add_argument(
+        "--sequence-parallel",
+        action="store_true",
+        help="with tensor parallelism, also split norms and dropouts",
+    )
     c = p.add_argument_group("custom model (instead of a preset)")
     c.add_argument("--params", help="parameter count alone, e.g. 7e9 (sizes weights and optimizer only)")
     c.add_argument("--arch", default="llama", help="gpt2 or llama (default llama)")
@@ -486,6 +501,8 @@ _MEMORY_FLAGS = {
     "optimizer": "--optimizer",
     "n_gpus": "--gpus",
     "zero_stage": "--zero",
+    "tensor_parallel": "--tensor-parallel",
+    "embedding_dtype": "--embedding-dtype",
     "arch": "--arch",
     "n_layer": "--layers",
     "n_embd": "--hidden",
@@ -566,7 +583,11 @@ def _run_memory(args: argparse.Namespace) -> int:
     tokens = f"batch {args.batch_size} x {seq} tokens" if seq else f"batch {args.batch_size}"
     if not args.train:
         mem = sizing.inference_memory(
-            model, dtype=args.dtype, batch_size=args.batch_size, seq_len=args.seq_len
+            model,
+            dtype=args.dtype,
+            batch_size=args.batch_size,
+            seq_len=args.seq_len,
+            embedding_dtype=args.embedding_dtype,
         )
         print(mem.table(f"Serving, {args.dtype} weights, {tokens}"))
         if gpu is not None:
@@ -585,6 +606,8 @@ def _run_memory(args: argparse.Namespace) -> int:
         flash_attention=args.flash_attention,
         dropout=not args.no_dropout,
         zero_stage=args.zero,
+        tensor_parallel=args.tensor_parallel,
+        sequence_parallel=args.sequence_parallel,
     )
     mem = sizing.training_memory(model, n_gpus=args.gpus, **options)
     extras = [
@@ -593,17 +616,24 @@ def _run_memory(args: argparse.Namespace) -> int:
             ("activation checkpointing", args.checkpointing),
             ("flash attention", args.flash_attention),
             ("no dropout", args.no_dropout),
+            (f"tensor parallel {args.tensor_parallel}", args.tensor_parallel != 1),
+            ("sequence parallel", args.sequence_parallel),
         )
         if on
     ]
+    replicas = (
+        f"{args.gpus} GPU(s)"
+        if args.tensor_parallel == 1
+        else f"{args.gpus} replica(s) x {args.tensor_parallel} GPUs"
+    )
     title = (
         f"Training per GPU: {args.precision} precision, {args.optimizer}, {tokens}"
-        f"{''.join(', ' + e for e in extras)}, ZeRO stage {args.zero} on {args.gpus} GPU(s)"
+        f"{''.join(', ' + e for e in extras)}, ZeRO stage {args.zero} on {replicas}"
     )
     print(mem.table(title))
     if gpu is not None:
         fits = "fits" if mem.total <= gpu else "does not fit"
-        print(f"on {args.gpus} GPU(s) of {sizing.format_bytes(gpu, 'GB')}: {fits}")
+        print(f"on {replicas} of {sizing.format_bytes(gpu, 'GB')}: {fits}")
         try:
             need = sizing.gpus_needed(model, gpu_memory=gpu, **options)
             print(

@@ -9,9 +9,12 @@ GiB (2**30 bytes).
   published models by name, each with the source of its shape.
 - `param_count` counts parameters exactly (it reproduces the published counts; for `llmguide.model.GPTConfig`
   it equals the number of parameters of `llmguide.model.GPT`).
-- `inference_memory` and `kv_cache_bytes` size serving; `training_memory` sizes training per GPU, with
-  mixed precision, several optimizers, activation checkpointing and ZeRO sharding; `gpus_needed` answers
-  "how many GPUs of this size".
+- `inference_memory`, `weight_bytes` and `kv_cache_bytes` size serving (quantised weights keep the embeddings
+  in 16 bits); `decode_tokens_per_second` bounds decoding speed by memory bandwidth.
+- `training_memory` sizes training per GPU, with mixed precision, several optimizers, activation
+  checkpointing, ZeRO sharding and tensor/sequence parallelism; `activation_bytes` counts activations for
+  GPT-style and Llama-style blocks; `gpus_needed` answers "how many GPUs of this size".
+- `lora_params` and `lora_memory` size LoRA and QLoRA fine-tuning.
 """
 
 from __future__ import annotations
@@ -29,20 +32,25 @@ from llmguide.validate import check_bool, check_choice, check_instance, check_in
 __all__ = [
     "BYTES_PER_PARAM",
     "MODELS",
+    "NF4_BYTES_PER_PARAM",
     "OPTIMIZERS",
     "PRECISIONS",
     "InferenceMemory",
     "ModelSpec",
     "TrainingMemory",
     "activation_bytes",
+    "decode_tokens_per_second",
     "format_bytes",
     "get_model",
     "gpus_needed",
     "inference_memory",
     "kv_cache_bytes",
+    "lora_memory",
+    "lora_params",
     "param_count",
     "parse_bytes",
     "training_memory",
+    "weight_bytes",
 ]
 
 #: Bytes needed to store one number in each format. int4 packs two numbers per byte; quantised formats
@@ -56,6 +64,11 @@ BYTES_PER_PARAM: dict[str, float] = {
     "int8": 1.0,
     "int4": 0.5,
 }
+
+#: Bytes per weight of QLoRA's 4-bit NormalFloat with double quantisation (Dettmers et al. 2023,
+#: arXiv:2305.14314, section 3): 4 bits per weight, one 8-bit scale per block of 64 weights, and one 32-bit
+#: scale per 256 of those scales, `4 + 8/64 + 32/(64*256)` = 4.127 bits.
+NF4_BYTES_PER_PARAM: Fraction = Fraction(4 * 64 * 256 + 8 * 256 + 32, 64 * 256 * 8)
 
 #: Training precisions: "fp32" keeps everything in 32-bit floats; "mixed" is the ZeRO paper's mixed
 #: precision (16-bit weights and gradients, a 32-bit master copy of the weights held by the optimizer).
@@ -593,6 +606,60 @@ def _check_seq_len(spec: ModelSpec | None, seq_len: int | None) -> int:
     return seq_len
 
 
+def _embedding_params(s: ModelSpec) -> tuple[int, int]:
+    """(input embedding tables, separate output head) parameter counts."""
+    inputs = s.vocab_size * s.n_embd + (s.context_length * s.n_embd if s.arch == "gpt2" else 0)
+    return inputs, 0 if s.tied_embeddings else s.vocab_size * s.n_embd
+
+
+def _default_embedding_dtype(dtype: str) -> str:
+    return "bf16" if dtype in ("int8", "int4") else dtype
+
+
+def weight_bytes(
+    model: ModelSpec | str | int | Any, *, dtype: str = "bf16", embedding_dtype: str | None = None
+) -> int:
+    """Bytes of a model's weights, with the embeddings and output head in their own format.
+
+    Weight-only quantisation (int8, int4: GPTQ, AWQ, bitsandbytes, llama.cpp's usual presets) quantises the
+    blocks' matrices and leaves the token embedding and the output head in 16 bits: they are a large share of
+    a small model (21% of Llama 3.2 1B, whose head is tied to its embedding) and sensitive to rounding.
+
+    Args:
+        model: a `ModelSpec`, a preset name, a `llmguide.model.GPTConfig`, or an int parameter count (then
+            every parameter is counted at `dtype`).
+        dtype: format of the blocks' weights, a key of `BYTES_PER_PARAM`.
+        embedding_dtype: format of the token (and, GPT-2 style, position) embeddings and of an untied output
+            head; default: bf16 when `dtype` is int8 or int4, else `dtype`.
+
+    Returns:
+        The weights' size in bytes (rounded up to a whole byte per format).
+
+    Raises:
+        ValueError: an unknown dtype or preset, or a non-positive count.
+        TypeError: a model of an unsupported kind or a dtype that is not a string.
+
+    For example:
+
+    ```python
+    from llmguide.sizing import weight_bytes
+
+    print(weight_bytes("llama-2-7b", dtype="int4"))  # (6,738,415,616 - 2 * 131,072,000) / 2 + 2 * 131,072,000 * 2
+    #> 3762423808
+    print(weight_bytes("llama-2-7b", dtype="int4", embedding_dtype="int4"))  # everything at 4 bits
+    #> 3369207808
+    ```
+    """
+    _check_choice("dtype", dtype, BYTES_PER_PARAM)
+    embedding_dtype = _default_embedding_dtype(dtype) if embedding_dtype is None else embedding_dtype
+    _check_choice("embedding_dtype", embedding_dtype, BYTES_PER_PARAM)
+    if isinstance(model, int) and not isinstance(model, bool):
+        return _nbytes(_check_int("model (parameter count)", model), dtype)
+    s = _spec(model)
+    embeddings = sum(_embedding_params(s))
+    return _nbytes(param_count(s) - embeddings, dtype) + _nbytes(embeddings, embedding_dtype)
+
+
 def inference_memory(
     model: ModelSpec | str | int | Any,
     *,
@@ -600,6 +667,7 @@ def inference_memory(
     batch_size: int = 1,
     seq_len: int | None = None,
     kv_dtype: str | None = None,
+    embedding_dtype: str | None = None,
 ) -> InferenceMemory:
     """Memory to serve a model: weights, KV cache, and an estimate of the activations, in bytes.
 
@@ -620,6 +688,8 @@ def inference_memory(
             positions), maximum: the model's `context_length`.
         kv_dtype: format of the KV cache; default: `dtype`, or bf16 when `dtype` is a quantised weight format
             (int8, int4), whose kernels still compute and cache in 16 bits.
+        embedding_dtype: format of the embeddings and output head (see `weight_bytes`); default: bf16 when
+            `dtype` is int8 or int4, else `dtype`.
 
     Returns:
         An `InferenceMemory` with `weights`, `kv_cache`, `activations` and `total` in bytes.
@@ -642,12 +712,14 @@ def inference_memory(
     if kv_dtype is None:
         kv_dtype = "bf16" if dtype in ("int8", "int4") else dtype
     _check_choice("kv_dtype", kv_dtype, BYTES_PER_PARAM)
+    if embedding_dtype is not None:
+        _check_choice("embedding_dtype", embedding_dtype, BYTES_PER_PARAM)
     _check_int("batch_size", batch_size)
     if isinstance(model, int) and not isinstance(model, bool):
         n = _check_int("model (parameter count)", model)
         _check_seq_len(None, seq_len)
         note = "only a parameter count was given: the KV cache and activations need the model's shape"
-        return InferenceMemory(weights=_nbytes(n, dtype), kv_cache=0, activations=0, notes=(note,))
+        return InferenceMemory(weights=weight_bytes(n, dtype=dtype), kv_cache=0, activations=0, notes=(note,))
     s = _spec(model)
     seq_len = _check_seq_len(s, seq_len)
     act_dtype = kv_dtype  # activations are computed in the same 16/32-bit format as the cache
@@ -655,7 +727,7 @@ def inference_memory(
     block = batch_size * seq_len * (2 * s.n_embd + mlp_tensors * s.intermediate_size)
     activations = _nbytes(block, act_dtype) + batch_size * s.vocab_size * 4
     return InferenceMemory(
-        weights=_nbytes(param_count(s), dtype),
+        weights=weight_bytes(s, dtype=dtype, embedding_dtype=embedding_dtype),
         kv_cache=kv_cache_bytes(s, batch_size=batch_size, seq_len=seq_len, dtype=kv_dtype),
         activations=activations,
     )
@@ -675,19 +747,39 @@ def activation_bytes(
     flash_attention: bool = False,
     dropout: bool = True,
     bytes_per_value: int = 2,
+    tensor_parallel: int = 1,
+    sequence_parallel: bool = False,
 ) -> int:
-    """Activations kept for the backward pass, by Korthikanti et al. 2022 (arXiv:2205.05198, section 4.1).
+    """Activations kept for the backward pass per GPU, in bytes, after Korthikanti et al. 2022 (section 4).
 
-    Without recomputation each block stores `s*b*h*(34 + 5*a*s/h)` bytes with 16-bit activations (s: sequence
-    length, b: batch, h: width, a: heads). Of the 34, two are the 1-byte masks of the two dropouts after
-    the attention and the MLP; of the 5, 2 are the softmax output, 1 its dropout mask and 2 the dropout's
-    output. Without dropout (`dropout=False`, as in Llama-style training) a block stores
-    `s*b*h*(32 + 2*a*s/h)`. A fused (flash) attention kernel keeps no `s x s` matrix at all
-    (`flash_attention=True` drops the `a*s/h` term). With full activation checkpointing only each block's
-    16-bit input is kept, `2*s*b*h` bytes per block, plus one block's full activations while that block is
-    recomputed in the backward pass. The embeddings, final norm, output layer and loss are left out, as in
-    the paper's per-layer formula, which was derived for GPT-3-style blocks (4x MLP) and is applied unchanged
-    to other families here.
+    The paper (arXiv:2205.05198) counts what a GPT-3-style block stores with 16-bit activations:
+    `s*b*h*(34 + 5*a*s/h)` bytes (s: sequence length, b: batch, h: width, a: heads). This function splits
+    that count into the parts that tensor parallelism divides and the parts it does not, and applies the same
+    accounting to each family's own block. Per block, in bytes with 16-bit activations:
+
+    - **`arch="gpt2"`** (LayerNorm, multi-head attention, GELU MLP of width f): not divided by tensor
+      parallelism, `8*s*b*h` (the two norms' inputs, the attention's and the MLP's input); divided,
+      `8*s*b*h` (queries, keys, values, attention output) `+ 4*s*b*f` (the GELU's input and output). With
+      `f = 4h` that is the paper's `10 + 24` once the two 1-byte dropout masks are added.
+    - **`arch="llama"`** (RMSNorm, grouped-query attention, SwiGLU MLP of width f): not divided, `8*s*b*h`
+      (the two norms' inputs and outputs); divided, `4*s*b*h` (queries and attention output)
+      `+ 4*s*b*h_kv` (keys and values at their own width `h_kv = n_kv_head * head_dim`, as fused kernels
+      keep them) `+ 8*s*b*f` (the gate and up projections, the SiLU output and the product). So
+      `s*b*h*(12 + 4*h_kv/h + 8*f/h)`: Llama 3 8B's `h_kv/h = 1/4`, `f/h = 3.5` give 41 where the GPT block
+      gives 32. Norms are counted as fused kernels save them (input and a per-row statistic); PyTorch's
+      composite `F.rms_norm` also saves the normalised tensor, one more `2*s*b*h` per norm.
+    - **Dropout** (`dropout=True`, the paper's assumption; Llama-style training uses none): two 1-byte masks,
+      `2*s*b*h`, not divided by tensor parallelism.
+    - **Attention scores**: without a fused kernel (`flash_attention=False`) the softmax output, `2*a*s*s*b`
+      (`5*a*s*s*b` with dropout: its mask and output too); grouped keys and values are then expanded to
+      every head, so they count at full width. A fused (flash) kernel keeps no `s x s` matrix.
+
+    Tensor parallelism over `t` GPUs divides the "divided" parts and the scores by `t`; sequence parallelism
+    divides the rest too. For the GPT block that gives the paper's equations:
+    `s*b*h*(10 + 24/t + 5*a*s/(h*t))` with tensor parallelism alone and `s*b*h*(34/t + 5*a*s/(h*t))`
+    with sequence parallelism. Full activation checkpointing keeps each block's 16-bit input, `2*s*b*h`
+    bytes (divided by `t` under sequence parallelism), plus one block's full activations while it is
+    recomputed. The embeddings, final norm, output layer and loss are left out, as in the paper.
 
     Args:
         model: a `ModelSpec`, a preset name or a `llmguide.model.GPTConfig`.
@@ -697,14 +789,18 @@ def activation_bytes(
         flash_attention: the attention kernel does not store the `seq_len x seq_len` scores.
         dropout: the model applies dropout in training (the paper's assumption), which stores masks.
         bytes_per_value: 2 for 16-bit activations (the paper's assumption), 4 for fp32 (which scales the
-            whole formula by 2, overcounting the 1-byte dropout masks).
+            whole count by 2, overcounting the 1-byte dropout masks).
+        tensor_parallel: GPUs each block's matrices are split over (Megatron-style tensor parallelism,
+            >= 1; must divide `n_head` and `n_kv_head`).
+        sequence_parallel: also split the norms' and dropouts' activations along the sequence (needs
+            `tensor_parallel > 1` to change anything).
 
     Returns:
-        Activation memory in bytes for the whole model.
+        Activation memory in bytes per GPU for the whole model (rounded up to a whole byte).
 
     Raises:
-        ValueError: a non-positive size, `seq_len` beyond a GPT-2-style context, or `bytes_per_value`
-            other than 2 or 4.
+        ValueError: a non-positive size, `seq_len` beyond a GPT-2-style context, `bytes_per_value` other
+            than 2 or 4, or a `tensor_parallel` that does not divide the heads.
         TypeError: a model of an unsupported kind, a size that is not an int, or a flag that is not a bool.
 
     For example:
@@ -715,6 +811,9 @@ def activation_bytes(
     gb = activation_bytes("gpt2", batch_size=1, seq_len=1024) / 1e9
     print(f"{gb:.2f} GB")  # 12 layers * 1024 * 768 * (34 + 5 * 12 * 1024 / 768)
     #> 1.08 GB
+    llama = activation_bytes("llama-3-8b", batch_size=1, seq_len=1, flash_attention=True, dropout=False)
+    print(llama / (32 * 4096))  # per layer and token, in units of the width: 12 + 4/4 + 8 * 3.5
+    #> 41.0
     ```
     """
     s = _spec(model)
@@ -726,14 +825,34 @@ def activation_bytes(
     check_bool("activation_checkpointing", activation_checkpointing)
     check_bool("flash_attention", flash_attention)
     check_bool("dropout", dropout)
+    check_bool("sequence_parallel", sequence_parallel)
+    t = _check_tensor_parallel(s, tensor_parallel)
     sb = seq_len * batch_size
-    per_width, per_score = (34, 5) if dropout else (32, 2)
-    scores = 0 if flash_attention else per_score * s.n_head * seq_len  # (5 or 2)*a*s/h, times h
-    one_block = sb * (per_width * s.n_embd + scores)
-    total_16bit = (
-        2 * sb * s.n_embd * s.n_layer + one_block if activation_checkpointing else one_block * s.n_layer
-    )
-    return total_16bit * bytes_per_value // 2
+    h, f = s.n_embd, s.intermediate_size
+    kv_width = s.n_kv_head * s.head_dim if flash_attention else h  # the math kernel expands grouped K, V
+    if s.arch == "gpt2":
+        divided = 8 * h + 4 * f  # Q, K, V, attention output; GELU input and output
+    else:
+        divided = 4 * h + 4 * kv_width + 8 * f  # Q, output; K, V; gate, up, SiLU output, product
+    undivided = 8 * h + (2 * h if dropout else 0)  # norms (and the inputs they feed); dropout masks
+    scores = 0 if flash_attention else (5 if dropout else 2) * s.n_head * seq_len
+    sp = t if sequence_parallel else 1
+    one_block = sb * (Fraction(undivided, sp) + Fraction(divided + scores, t))
+    if activation_checkpointing:
+        total_16bit = Fraction(2 * sb * h * s.n_layer, sp) + one_block
+    else:
+        total_16bit = one_block * s.n_layer
+    return math.ceil(total_16bit * bytes_per_value / 2)
+
+
+def _check_tensor_parallel(s: ModelSpec, tensor_parallel: Any) -> int:
+    t = check_int("tensor_parallel", tensor_parallel, minimum=1)
+    if s.n_head % t or s.n_kv_head % t:
+        raise ValueError(
+            f"tensor_parallel ({t}) must divide n_head ({s.n_head}) and n_kv_head ({s.n_kv_head}): each GPU "
+            f"computes whole attention heads"
+        )
+    return t
 
 
 @dataclass(frozen=True)
@@ -785,6 +904,8 @@ def training_memory(
     dropout: bool = True,
     zero_stage: int = 0,
     n_gpus: int = 1,
+    tensor_parallel: int = 1,
+    sequence_parallel: bool = False,
 ) -> TrainingMemory:
     """Memory per GPU to train a model with data parallelism and, optionally, ZeRO sharding.
 
@@ -798,7 +919,12 @@ def training_memory(
     Other optimizers change the last column (`OPTIMIZERS`: adamw 8, adamw8bit 2, sgd_momentum 4, sgd 0, plus
     4 for the master weights in mixed precision). ZeRO stage 1 splits the optimizer states over the `n_gpus`
     data-parallel GPUs, stage 2 also the gradients, stage 3 also the weights (FSDP's full sharding). Each GPU
-    processes its own micro-batch, so activations (`activation_bytes`) are not divided.
+    processes its own micro-batch, so activations (`activation_bytes`) are not divided by ZeRO. Tensor
+    parallelism over `tensor_parallel` GPUs (Megatron-LM) splits every block's matrices, so each GPU holds
+    `1/tensor_parallel` of the parameters, gradients and optimizer states (counted here as an even split of
+    all parameters; in practice the norms are replicated, a few parameters per layer), and it divides part of
+    the activations, sequence parallelism the rest (see `activation_bytes`). ZeRO then shards over the
+    `n_gpus` data-parallel replicas, so the run uses `n_gpus * tensor_parallel` GPUs in all.
 
     Args:
         model: a `ModelSpec`, a preset name, a `llmguide.model.GPTConfig`, or an int parameter count (then the
@@ -812,7 +938,9 @@ def training_memory(
         flash_attention: the attention kernel does not store the score matrix.
         dropout: the model uses dropout in training (see `activation_bytes`).
         zero_stage: 0 (plain data parallel), 1, 2 or 3.
-        n_gpus: data-parallel GPUs (>= 1).
+        n_gpus: data-parallel GPUs (>= 1), the GPUs ZeRO shards over.
+        tensor_parallel: GPUs each model replica's matrices are split over (>= 1; must divide the heads).
+        sequence_parallel: with tensor parallelism, also split the activations it leaves whole.
 
     Returns:
         A `TrainingMemory` with `weights`, `gradients`, `optimizer_states`, `activations` and `total` in bytes
@@ -844,15 +972,18 @@ def training_memory(
     _check_int("batch_size", batch_size)
     check_int("zero_stage", zero_stage, minimum=0, maximum=3)
     _check_int("n_gpus", n_gpus)
+    check_bool("sequence_parallel", sequence_parallel)
     notes: list[str] = []
     if isinstance(model, int) and not isinstance(model, bool):
         n = _check_int("model (parameter count)", model)
+        t = check_int("tensor_parallel", tensor_parallel, minimum=1)
         _check_seq_len(None, seq_len)
         activations = 0
         notes.append("only a parameter count was given: activations need the model's shape")
     else:
         s = _spec(model)
         n = param_count(s)
+        t = _check_tensor_parallel(s, tensor_parallel)
         activations = activation_bytes(
             s,
             batch_size=batch_size,
@@ -861,7 +992,10 @@ def training_memory(
             flash_attention=flash_attention,
             dropout=dropout,
             bytes_per_value=2 if precision == "mixed" else 4,
+            tensor_parallel=t,
+            sequence_parallel=sequence_parallel,
         )
+    n = -(-n // t)  # parameters per GPU under tensor parallelism (ceil)
     weight_bytes = 2 if precision == "mixed" else 4
     state_bytes = OPTIMIZERS[optimizer] + (4 if precision == "mixed" else 0)
     weights, gradients, states = n * weight_bytes, n * weight_bytes, n * state_bytes
@@ -897,12 +1031,15 @@ def gpus_needed(
     flash_attention: bool = False,
     dropout: bool = True,
     max_gpus: int = 1_000_000,
+    tensor_parallel: int = 1,
+    sequence_parallel: bool = False,
 ) -> int:
     """The smallest number of data-parallel GPUs whose per-GPU training memory fits in `gpu_memory`.
 
     Without ZeRO (stage 0) every GPU holds everything, so the answer is 1 or nothing. With ZeRO the sharded
     parts shrink as GPUs are added but the unsharded parts (activations; gradients and weights below stage 3)
-    do not, which sets a floor that no number of GPUs gets under.
+    do not, which sets a floor that no number of GPUs gets under. With tensor parallelism the search is over
+    data-parallel replicas of `tensor_parallel` GPUs each, and the answer counts all the GPUs.
 
     Args:
         model: as for `training_memory`.
@@ -915,10 +1052,12 @@ def gpus_needed(
         activation_checkpointing: as for `training_memory`.
         flash_attention: as for `training_memory`.
         dropout: as for `training_memory`.
-        max_gpus: the largest count to consider.
+        max_gpus: the largest number of data-parallel replicas to consider.
+        tensor_parallel: as for `training_memory`.
+        sequence_parallel: as for `training_memory`.
 
     Returns:
-        The number of GPUs.
+        The number of GPUs: data-parallel replicas times `tensor_parallel`.
 
     Raises:
         ValueError: bad input (as for `training_memory`), or the model does not fit on `max_gpus` or fewer
@@ -949,6 +1088,8 @@ def gpus_needed(
             dropout=dropout,
             zero_stage=zero_stage,
             n_gpus=n_gpus,
+            tensor_parallel=tensor_parallel,
+            sequence_parallel=sequence_parallel,
         ).total
 
     floor = per_gpu(max_gpus)
@@ -957,6 +1098,7 @@ def gpus_needed(
             "a higher ZeRO stage" if zero_stage < 3 else "",
             "activation checkpointing" if not activation_checkpointing else "",
             "flash attention" if not flash_attention else "",
+            "tensor and sequence parallelism" if tensor_parallel == 1 else "",
             "a smaller batch or sequence",
         ]
         raise ValueError(
@@ -971,4 +1113,201 @@ def gpus_needed(
             high = mid
         else:
             low = mid + 1
-    return low
+    return low * tensor_parallel
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Decoding speed
+# ---------------------------------------------------------------------------------------------------------
+
+
+def decode_tokens_per_second(
+    model: ModelSpec | str | Any,
+    *,
+    bandwidth: int,
+    dtype: str = "bf16",
+    batch_size: int = 1,
+    seq_len: int = 1,
+    kv_dtype: str | None = None,
+    embedding_dtype: str | None = None,
+) -> float:
+    """A ceiling on decoding speed set by memory bandwidth, in tokens per second (all sequences together).
+
+    Each decoding step produces one token per sequence and must read every weight it multiplies by (all the
+    parameters except the rows of the input embedding it does not look up) and each sequence's whole KV cache.
+    At small batches that reading, not the arithmetic, is the bottleneck, so
+    `batch_size * bandwidth / (weights read + KV cache)` bounds the tokens per second from above. Real
+    servers reach some fraction of it; the compute, the kernels' efficiency and the time between steps are
+    left out.
+
+    Args:
+        model: a `ModelSpec`, a preset name or a `llmguide.model.GPTConfig`.
+        bandwidth: the card's memory bandwidth in bytes per second (e.g. `3_350_000_000_000` for an H100
+            SXM's 3.35 TB/s).
+        dtype: format of the blocks' weights, a key of `BYTES_PER_PARAM`.
+        batch_size: sequences decoded together (>= 1).
+        seq_len: tokens already in each sequence's KV cache (>= 1).
+        kv_dtype: format of the KV cache; default as for `inference_memory`.
+        embedding_dtype: format of the embeddings and output head; default as for `weight_bytes`.
+
+    Returns:
+        Tokens per second, summed over the batch.
+
+    Raises:
+        ValueError: a non-positive size or bandwidth, an unknown dtype, or `seq_len` beyond a GPT-2-style
+            context.
+        TypeError: a model of an unsupported kind or a size that is not an int.
+
+    For example:
+
+    ```python
+    from llmguide.sizing import decode_tokens_per_second
+
+    tps = decode_tokens_per_second("llama-2-7b", bandwidth=3_350_000_000_000, dtype="bf16")
+    print(f"{tps:.0f} tokens/s")  # 3.35e12 / (2 bytes * 6,607,343,616 + one token's KV cache)
+    #> 253 tokens/s
+    ```
+    """
+    s = _spec(model)
+    _check_int("bandwidth", bandwidth)
+    _check_int("batch_size", batch_size)
+    _check_seq_len(s, seq_len)
+    _check_choice("dtype", dtype, BYTES_PER_PARAM)
+    kv_dtype = _default_embedding_dtype(dtype) if kv_dtype is None else kv_dtype
+    embedding_dtype = _default_embedding_dtype(dtype) if embedding_dtype is None else embedding_dtype
+    inputs, _ = _embedding_params(s)
+    # the input tables are only looked up; a tied table is read in full as the output head
+    lookup_only = inputs - (s.vocab_size * s.n_embd if s.tied_embeddings else 0)
+    read = weight_bytes(s, dtype=dtype, embedding_dtype=embedding_dtype) - _nbytes(
+        lookup_only, embedding_dtype
+    )
+    read += kv_cache_bytes(s, batch_size=batch_size, seq_len=seq_len, dtype=kv_dtype)
+    return batch_size * bandwidth / read
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fine-tuning with LoRA and QLoRA
+# ---------------------------------------------------------------------------------------------------------
+
+LORA_TARGETS: tuple[str, ...] = ("all", "attention")
+
+
+def _block_matrices(s: ModelSpec, targets: str) -> list[tuple[int, int]]:
+    """(inputs, outputs) of each linear layer in one block."""
+    h, f, kv = s.n_embd, s.intermediate_size, s.n_kv_head * s.head_dim
+    attention = [(h, h), (h, kv), (h, kv), (h, h)]  # queries, keys, values, output
+    mlp = [(h, f), (f, h)] if s.arch == "gpt2" else [(h, f), (h, f), (f, h)]  # (gate,) up, down
+    return attention if targets == "attention" else attention + mlp
+
+
+def lora_params(model: ModelSpec | str | Any, *, rank: int, targets: str = "all") -> int:
+    """Trainable parameters of LoRA adapters (Hu et al. 2021, arXiv:2106.09685) on a model's blocks.
+
+    LoRA freezes a linear layer's `d_in x d_out` matrix and trains a low-rank update `B @ A` beside it, with
+    `A` of shape `rank x d_in` and `B` of `d_out x rank`: `rank * (d_in + d_out)` parameters per adapted
+    matrix.
+
+    Args:
+        model: a `ModelSpec`, a preset name or a `llmguide.model.GPTConfig`.
+        rank: the adapters' rank (>= 1).
+        targets: `"all"`: every linear layer of every block (QLoRA's choice); `"attention"`: the four
+            attention projections only.
+
+    Returns:
+        The number of trainable parameters.
+
+    Raises:
+        ValueError: a non-positive rank or unknown targets.
+        TypeError: a model of an unsupported kind or a rank that is not an int.
+
+    For example:
+
+    ```python
+    from llmguide.sizing import lora_params
+
+    # rank 8 on the queries and values only, as in the LoRA paper: 32 layers * 2 * 8 * (4096 + 4096)
+    print(lora_params("llama-2-7b", rank=8, targets="attention") // 2)
+    #> 4194304
+    ```
+    """
+    s = _spec(model)
+    r = _check_int("rank", rank)
+    _check_choice("targets", targets, LORA_TARGETS)
+    return s.n_layer * sum(r * (d_in + d_out) for d_in, d_out in _block_matrices(s, targets))
+
+
+def lora_memory(
+    model: ModelSpec | str | Any,
+    *,
+    rank: int,
+    base_dtype: str = "bf16",
+    targets: str = "all",
+    batch_size: int = 1,
+    seq_len: int | None = None,
+    activation_checkpointing: bool = True,
+    flash_attention: bool = True,
+    dropout: bool = False,
+) -> TrainingMemory:
+    """Memory on one GPU to fine-tune a model with LoRA (`base_dtype="bf16"`) or QLoRA (`"nf4"`), in bytes.
+
+    The frozen base is stored at `base_dtype`: 16-bit, or QLoRA's 4-bit NormalFloat with double quantisation
+    (`NF4_BYTES_PER_PARAM`, 4.127 bits), with the embeddings and output head left in 16 bits as bitsandbytes
+    leaves them. It has no gradients and no optimizer state. The adapters (`lora_params`) are trained like a
+    small model in mixed precision: 16 bytes per trainable parameter (a 16-bit copy, 16-bit gradients, fp32
+    master weights and AdamW's two fp32 moments), counted as 2 in `weights`, 2 in `gradients` and 12 in
+    `optimizer_states`. Activations are those of the base model (`activation_bytes`, 16-bit): the backward
+    pass still runs through every block to reach the adapters. The adapters' own small activations (`rank`
+    numbers per token per matrix) are left out.
+
+    Args:
+        model: a `ModelSpec`, a preset name or a `llmguide.model.GPTConfig`.
+        rank: the adapters' rank (>= 1).
+        base_dtype: `"nf4"` (QLoRA) or a key of `BYTES_PER_PARAM` for the frozen weights.
+        targets: as for `lora_params`.
+        batch_size: sequences per step (>= 1).
+        seq_len: tokens per sequence; default the model's `context_length`.
+        activation_checkpointing: as for `activation_bytes` (QLoRA uses it).
+        flash_attention: as for `activation_bytes`.
+        dropout: as for `activation_bytes`.
+
+    Returns:
+        A `TrainingMemory` for one GPU.
+
+    Raises:
+        ValueError: bad sizes, an unknown `base_dtype` or `targets`.
+        TypeError: an argument of the wrong kind.
+
+    For example:
+
+    ```python
+    from llmguide.sizing import lora_memory
+
+    mem = lora_memory("llama-2-7b", rank=16, base_dtype="nf4", seq_len=2048)
+    print(f"{mem.weights / 1e9:.2f} GB of weights, {mem.total / 1e9:.2f} GB in all")
+    #> 3.95 GB of weights, 5.36 GB in all
+    ```
+    """
+    s = _spec(model)
+    if base_dtype != "nf4":
+        _check_choice("base_dtype", base_dtype, [*BYTES_PER_PARAM, "nf4"])
+    trainable = lora_params(s, rank=rank, targets=targets)
+    if base_dtype == "nf4":
+        embeddings = sum(_embedding_params(s))
+        base = math.ceil((param_count(s) - embeddings) * NF4_BYTES_PER_PARAM) + _nbytes(embeddings, "bf16")
+    else:
+        base = weight_bytes(s, dtype=base_dtype)
+    activations = activation_bytes(
+        s,
+        batch_size=batch_size,
+        seq_len=_check_seq_len(s, seq_len),
+        activation_checkpointing=activation_checkpointing,
+        flash_attention=flash_attention,
+        dropout=dropout,
+    )
+    return TrainingMemory(
+        weights=base + 2 * trainable,
+        gradients=2 * trainable,
+        optimizer_states=12 * trainable,
+        activations=activations,
+        notes=(f"{trainable:,} trainable parameters (LoRA rank {rank}, {targets})",),
+    )
