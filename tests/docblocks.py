@@ -331,6 +331,9 @@ def collected_fence_lines(text: str) -> set[int]:
     return lines
 
 
+CONTROL_CHARACTERS = frozenset(map(chr, range(32))) - {"\n"}
+
+
 def lint_markdown(path: Path, text: str, *, figures: bool = True) -> list[str]:
     """Return the problems of one page (or docstring), each as `path:line: message`."""
     problems = []
@@ -373,6 +376,13 @@ def lint_markdown(path: Path, text: str, *, figures: bool = True) -> list[str]:
             f"{path}:1: this page shows measured (`#~`) or example (`#?`) output: link the explanation of the "
             f"prefixes, `[...]({LEGEND})`, so that readers know which numbers vary between machines."
         )
+    for n, line in enumerate(text.split("\n"), start=1):
+        if bad := sorted({f"U+{ord(c):04X}" for c in line if c in CONTROL_CHARACTERS}):
+            problems.append(
+                f"{path}:{n}: control character {', '.join(bad)}: usually a Python escape that ate a backslash "
+                "(`\\t` of `\\text`, `\\f` of `\\frac`, `\\r` of `\\right`) when the page was written from a "
+                "non-raw string. Write the characters themselves (and spaces, not tabs)."
+            )
     code = "\n".join("\n".join(f.body) for f in runnable)
     # Lines inside any fence are code or examples of Markdown, not figures this page shows.
     fenced = {n for f in scan_fences(text) for n in range(f.line, f.line + len(f.body) + 2)}

@@ -433,3 +433,12 @@ def test_record_outputs_refuses_a_parallel_run(run_page, pytester: pytest.Pytest
     result, _ = run_page(CHAIN, "-n", "2", "--record-outputs", str(pytester.path / "r.json"))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--record-outputs gathers every block's lines in one process*"])
+
+
+def test_control_characters_fail_the_lint_naming_the_line():
+    # "\\frac" and "\\text" written through a non-raw Python string: a form feed and a tab in the page
+    page = "# Maths\n\nThe ratio $\x0crac{1}{2}$ is\n$a \times b$, and\tthat is all.\n"
+    problems = lint_markdown(Path("page.md"), page)
+    assert [p.split(": ")[0] for p in problems] == ["page.md:3", "page.md:4"], problems
+    assert "U+000C" in problems[0] and "U+0009" in problems[1] and "\\frac" in problems[0]
+    assert lint_markdown(Path("page.md"), page.replace("\x0c", "\\f").replace("\t", " ")) == []
