@@ -4,42 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tinygpt import BLOCK, prompt, random_model, reference_generate
 
 from llmguide.decode import StaticKVCache, decode_step, generate_fast, prefill
-from llmguide.model import GPT, GPTConfig
-from llmguide.sampling import sample
-
-BLOCK = 16
-
-
-def random_model(seed: int = 0, **overrides: object) -> GPT:
-    """A tiny GPT with all weights drawn from N(0, 0.1^2), so that its outputs vary with the context.
-
-    (At GPT-2 init a tiny model's logits differ by very little, and token equality would prove less.)
-    """
-    torch.manual_seed(seed)
-    config = dict(vocab_size=64, block_size=BLOCK, n_layer=2, n_head=2, n_embd=32)
-    model = GPT(GPTConfig(**{**config, **overrides}))
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0.0, 0.1)
-    return model.eval()
-
-
-def full_recompute(
-    model: GPT, idx: torch.Tensor, n: int, generator: torch.Generator | None, **kw: object
-) -> torch.Tensor:
-    """A third, independent path: the whole cropped context through `forward` for every new token."""
-    with torch.no_grad():
-        for _ in range(n):
-            logits = model(idx[:, -model.config.block_size :])[0][:, -1]
-            idx = torch.cat([idx, sample(logits, generator=generator, **kw).unsqueeze(1)], dim=1)
-    return idx
-
-
-def prompt(batch: int, length: int, seed: int = 1) -> torch.Tensor:
-    return torch.randint(0, 64, (batch, length), generator=torch.Generator().manual_seed(seed))
-
 
 # ----------------------------------------------------------------------------------------------------------
 # Equal to the reference
@@ -55,7 +22,7 @@ def test_greedy_equals_the_reference_past_block_size(batch: int, length: int) ->
     assert fast.shape == (batch, length + n)
     assert torch.equal(fast[:, :length], idx)
     assert torch.equal(fast, model.generate(idx, n, temperature=0))
-    assert torch.equal(fast, full_recompute(model, idx, n, None, temperature=0))
+    assert torch.equal(fast, reference_generate(model, idx, n, None, temperature=0))
     assert len(set(fast[0, length:].tolist())) >= 2  # not a constant run of one token
 
 
@@ -75,7 +42,7 @@ def test_seeded_sampling_equals_the_reference_token_for_token(options: dict[str,
     fast = generate_fast(model, idx, n, generator=torch.Generator().manual_seed(7), **options)
     reference = model.generate(idx, n, generator=torch.Generator().manual_seed(7), **options)
     assert torch.equal(fast, reference)
-    assert torch.equal(fast, full_recompute(model, idx, n, torch.Generator().manual_seed(7), **options))
+    assert torch.equal(fast, reference_generate(model, idx, n, torch.Generator().manual_seed(7), **options))
     other = generate_fast(model, idx, n, generator=torch.Generator().manual_seed(8), **options)
     assert not torch.equal(other, reference)  # the seed matters: the comparison above can fail
 
