@@ -30,13 +30,16 @@ def test_flops(cli):
     out = run(cli, "--flops", "1e21")
     assert out.splitlines()[0] == "Budget: 1.00e+21 FLOPs"
     rows = _rows(out)
-    assert list(rows) == ["20 tokens/param", "Hoffmann 2022 (A3)", "Besiroglu 2024 (refit)"]
+    labels = ["20 tokens/param", "Hoffmann 2022 rounded", "Hoffmann 2022 unrounded", "Besiroglu 2024 (refit)"]
+    assert list(rows) == labels
     n, _tokens, ratio, flops = rows["20 tokens/param"]
     assert n == pytest.approx((1e21 / 120) ** 0.5, rel=5e-3)  # N = sqrt(C / (6 * 20))
     assert ratio == 20.0
     assert flops == 1e21
     n_fit, d_fit = compute_optimal(1e21, method="besiroglu-2024")
     assert rows["Besiroglu 2024 (refit)"][:2] == pytest.approx([n_fit, d_fit], rel=5e-3)
+    # the unrounded Approach 3 at 1e21 FLOPs: about 34 tokens per parameter (hand-computed closed form)
+    assert rows["Hoffmann 2022 unrounded"][2] == pytest.approx(33.9, abs=0.05)
 
 
 def test_params(cli):

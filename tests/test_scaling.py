@@ -20,6 +20,7 @@ from llmguide.scaling import (
     FITS,
     HOFFMANN_2022,
     HOFFMANN_2022_TABLE_3,
+    HOFFMANN_2022_UNROUNDED,
     METHODS,
     chinchilla_loss,
     compute_budget,
@@ -223,6 +224,28 @@ def test_chinchilla_beats_gopher_at_similar_compute():
         assert chinchilla_loss(*chinchilla, fit=fit) < chinchilla_loss(*gopher, fit=fit)
 
 
+def test_unrounded_fit_reproduces_the_papers_published_figures():
+    # Hoffmann et al. 2022, Table 2: Approach 3 gives N_opt ~ C^0.46 and D_opt ~ C^0.54
+    assert HOFFMANN_2022_UNROUNDED.params_exponent == pytest.approx(0.46, abs=0.005)
+    assert HOFFMANN_2022_UNROUNDED.tokens_exponent == pytest.approx(0.54, abs=0.005)
+    # Figure 4: at Gopher's budget, 5.76e23 FLOPs, Approach 3 puts the optimum at about 40B parameters
+    n, d = compute_optimal(5.76e23, method="hoffmann-2022-unrounded")
+    assert n == pytest.approx(40e9, rel=0.02)
+    assert d / n == pytest.approx(59, abs=0.5)
+    # the rounded constants miss it: 32B
+    n_rounded, _ = compute_optimal(5.76e23, method="hoffmann-2022")
+    assert n_rounded == pytest.approx(32.2e9, rel=0.01)
+    # hand-computed closed form at 1e21 FLOPs, from the constants alone
+    e, a, b, alpha, beta = 1.6934, 406.401, 410.723, 0.33917084, 0.2849083
+    g = (alpha * a / (beta * b)) ** (1 / (alpha + beta))
+    n_hand = g * (1e21 / 6) ** (beta / (alpha + beta))
+    n, d = compute_optimal(1e21, method="hoffmann-2022-unrounded")
+    assert n == pytest.approx(n_hand, rel=1e-12)
+    assert d / n == pytest.approx(33.9, abs=0.05)
+    expected = e + a / 70e9**alpha + b / 1.4e12**beta
+    assert chinchilla_loss(70e9, 1.4e12, fit="hoffmann-2022-unrounded") == pytest.approx(expected, rel=1e-14)
+
+
 def test_chinchilla_loss_hand_computed():
     expected = 1.69 + 406.4 / 70e9**0.34 + 410.7 / 1.4e12**0.28
     assert chinchilla_loss(70e9, 1.4e12, fit="hoffmann-2022") == pytest.approx(expected, rel=1e-14)
@@ -300,11 +323,13 @@ def test_bad_array_entries():
 
 
 def test_unknown_method_and_fit_list_the_valid_ones():
-    with pytest.raises(ValueError, match="rule-of-20, hoffmann-2022, besiroglu-2024"):
+    with pytest.raises(
+        ValueError, match="rule-of-20, hoffmann-2022, hoffmann-2022-unrounded, besiroglu-2024"
+    ):
         compute_optimal(1e21, method="kaplan")
     with pytest.raises(ValueError, match="valid methods"):
         compute_optimal_tokens(1e9, method="chinchilla")
-    with pytest.raises(ValueError, match="hoffmann-2022, besiroglu-2024"):
+    with pytest.raises(ValueError, match="hoffmann-2022, hoffmann-2022-unrounded, besiroglu-2024"):
         chinchilla_loss(1e9, 1e9, fit="epoch")
     with pytest.raises(TypeError, match="method"):
         compute_optimal(1e21, method=None)

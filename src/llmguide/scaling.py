@@ -4,7 +4,8 @@ For a fixed training budget of `C` floating-point operations, how large a model 
 training tokens (`D`) give the lowest loss? This module makes the published answers computable:
 
 - `training_flops`: the `C = 6 N D` rule, and `training_flops_with_attention` with the attention term.
-- `Fit`, `HOFFMANN_2022`, `BESIROGLU_2024`: the parametric loss fits, as published and as re-fitted.
+- `Fit`, `HOFFMANN_2022`, `HOFFMANN_2022_UNROUNDED`, `BESIROGLU_2024`: the parametric loss fits, as printed
+  in the paper (rounded), with the paper's unrounded constants, and as re-fitted.
 - `chinchilla_loss`: `L(N, D) = E + A / N**alpha + B / D**beta`.
 - `compute_optimal` / `compute_optimal_tokens`: the compute-optimal allocation by the 20-tokens-per-parameter
   rule or by the closed-form minimiser of a fit.
@@ -35,6 +36,7 @@ __all__ = [
     "GPU_PEAK_FLOPS",
     "HOFFMANN_2022",
     "HOFFMANN_2022_TABLE_3",
+    "HOFFMANN_2022_UNROUNDED",
     "KAPLAN_2020_PARAMS_EXPONENT",
     "METHODS",
     "Fit",
@@ -231,7 +233,7 @@ class Fit:
 
 HOFFMANN_2022 = Fit(
     name="hoffmann-2022",
-    label="Hoffmann 2022 (A3)",
+    label="Hoffmann 2022 rounded",
     E=1.69,
     A=406.4,
     B=410.7,
@@ -240,6 +242,20 @@ HOFFMANN_2022 = Fit(
     source="Hoffmann et al. 2022, arXiv:2203.15556, Approach 3 (Eq. 10), constants as printed (rounded)",
 )
 """Hoffmann et al. 2022 Approach 3, with the rounded constants printed in the paper."""
+
+HOFFMANN_2022_UNROUNDED = Fit(
+    name="hoffmann-2022-unrounded",
+    label="Hoffmann 2022 unrounded",
+    E=1.6934,
+    A=406.401,
+    B=410.723,
+    alpha=0.33917084,
+    beta=0.2849083,
+    source="Hoffmann et al. 2022, arXiv:2203.15556, Approach 3 (Eq. 10), the unrounded constants of the "
+    "paper's LaTeX source, as used by Besiroglu et al. 2024 (arXiv:2404.10102) in their replication",
+)
+"""Hoffmann et al. 2022 Approach 3 with its unrounded constants: `a = 0.457`, about 40B parameters at 5.76e23
+FLOPs, as the paper's Table 2 (`a = 0.46`) and Figure 4 (40B) report; the rounded exponents move both."""
 
 BESIROGLU_2024 = Fit(
     name="besiroglu-2024",
@@ -254,7 +270,7 @@ BESIROGLU_2024 = Fit(
 )
 """Besiroglu et al. 2024's re-fit of Approach 3 to data read back from the Chinchilla paper's plots."""
 
-FITS: dict[str, Fit] = {f.name: f for f in (HOFFMANN_2022, BESIROGLU_2024)}
+FITS: dict[str, Fit] = {f.name: f for f in (HOFFMANN_2022, HOFFMANN_2022_UNROUNDED, BESIROGLU_2024)}
 """The fits by name."""
 
 KAPLAN_2020_PARAMS_EXPONENT = 0.73
@@ -277,7 +293,7 @@ def get_fit(fit: str | Fit) -> Fit:
     """Return the `Fit` named `fit` (or `fit` itself if it is already a `Fit`).
 
     Args:
-        fit: a name in `FITS` (`"hoffmann-2022"`, `"besiroglu-2024"`) or a `Fit`.
+        fit: a name in `FITS` (`"hoffmann-2022"`, `"hoffmann-2022-unrounded"`, `"besiroglu-2024"`) or a `Fit`.
 
     Returns:
         The fit.
@@ -314,7 +330,7 @@ def chinchilla_loss(
     Args:
         n_params: number of parameters `N` (> 0).
         n_tokens: number of training tokens `D` (> 0).
-        fit: `"besiroglu-2024"` (default), `"hoffmann-2022"` or a `Fit`.
+        fit: `"besiroglu-2024"` (default), `"hoffmann-2022"`, `"hoffmann-2022-unrounded"` or a `Fit`.
 
     Returns:
         The predicted loss (an array if either input is one).
@@ -360,7 +376,8 @@ def compute_optimal(compute_flops: float, *, method: str = "besiroglu-2024") -> 
 
     Args:
         compute_flops: the training budget `C` in FLOPs (> 0).
-        method: one of `METHODS`: `"rule-of-20"`, `"hoffmann-2022"`, `"besiroglu-2024"` (default).
+        method: one of `METHODS`: `"rule-of-20"`, `"hoffmann-2022"`, `"hoffmann-2022-unrounded"`,
+            `"besiroglu-2024"` (default).
 
     Returns:
         `(n_params, n_tokens)`, with `6 * n_params * n_tokens == compute_flops`.
@@ -641,7 +658,7 @@ def method_label(method: str) -> str:
     from llmguide.scaling import method_label
 
     print(method_label("hoffmann-2022"))
-    #> Hoffmann 2022 (A3)
+    #> Hoffmann 2022 rounded
     ```
     """
     return _LABELS[_check_method(method)]
