@@ -21,10 +21,14 @@ while each step's work is small for a GPU; the GPT reads all T positions at once
 
 `--out DIR` writes DIR/train_throughput.md (a Markdown table), DIR/train_throughput.svg (the figure) and
 DIR/train_throughput.json; the Markdown is rewritten after every length, so that a run cut off by a time
-limit keeps what it measured. `--smoke` runs tiny models on the CPU in seconds.
+limit keeps what it measured. `--smoke` runs tiny models on the CPU in seconds. `--size chapter` measures,
+on any device, the models of docs/transformers.md instead: a 2-layer GPT 64 wide on bytes (149k parameters)
+against a 1-layer LSTM of the same size (`--lstm-layers 1`); `--threads N` sets torch's CPU threads.
 
     python benchmarks/train_throughput.py --out gpu-out                # on a CUDA GPU
     python benchmarks/train_throughput.py --smoke --out train-out      # anywhere: checks the script
+    python benchmarks/train_throughput.py --device cpu --size chapter --lstm-layers 1 --threads 1 \
+        --tokens-per-step 4096 --lengths 16 32 64 128 256 512          # the chapter's models on a CPU
 """
 
 from __future__ import annotations
@@ -151,7 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lstm-layers", type=int, default=2)
     parser.add_argument("--precision", choices=["bf16", "fp32"], help="default: bf16 autocast on CUDA")
     parser.add_argument("--out", type=Path, help="folder for the table, the figure and the JSON")
+    parser.add_argument(
+        "--size",
+        choices=["gpt2", "chapter"],
+        default="gpt2",
+        help="GPT-2 small (default) or the chapter's GPT",
+    )
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     if args.smoke:
         device = torch.device("cpu")
@@ -166,9 +179,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         device = resolve_device(args.device)
-        gpt_config = GPTConfig(
-            vocab_size=50304, block_size=max(args.lengths), n_layer=12, n_head=12, n_embd=768, bias=False
-        )
+        if args.size == "chapter":
+            gpt_config = GPTConfig(
+                vocab_size=256, block_size=max(args.lengths), n_layer=2, n_head=4, n_embd=64
+            )
+        else:
+            gpt_config = GPTConfig(
+                vocab_size=50304, block_size=max(args.lengths), n_layer=12, n_head=12, n_embd=768, bias=False
+            )
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -180,7 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         n_lstm = LSTM(lstm_config).num_params()
     assert n_lstm == lstm_params(lstm_config.vocab_size, lstm_config.n_hidden, args.lstm_layers)
 
-    card = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    card = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"CPU, {torch.get_num_threads()} threads"
+    )
     card += " (smoke test: tiny models)" if args.smoke else ""
     header = (
         f"{card}, torch {torch.__version__}, {'bf16 autocast' if mixed else 'float32'}, "

@@ -2,8 +2,12 @@
 
 The layout follows Andrej Karpathy's nanoGPT `model.py` (MIT licence), and so GPT-2: a configuration
 dataclass, the attention written out by hand (for the guide), the blocks, then the model. The parameter names
-(`transformer.wte`, `transformer.h.0.attn.c_attn`, `lm_head`, ...) are GPT-2's, so a GPT-2 state dict maps
-onto this model one to one.
+(`transformer.wte`, `transformer.h.0.attn.c_attn`, `lm_head`, ...) are GPT-2's, so a GPT-2 state dict's
+names match this model's. Its tensors do not all fit as they are: GPT-2's checkpoints (and Hugging Face's
+`GPT2LMHeadModel`) store four weights per block, `attn.c_attn`, `attn.c_proj`, `mlp.c_fc` and `mlp.c_proj`,
+in the `Conv1D` layout `(in_features, out_features)`, the transpose of `nn.Linear`'s, so those four must be
+transposed when loaded. And `MLP` uses the exact GELU (with `erf`, PyTorch's default), where GPT-2 used its
+tanh approximation; the two differ by less than 1e-3 anywhere.
 
 - `GPTConfig`: the sizes, checked when the config is built.
 - `causal_mask`: which keys each query may see, also when a cache holds the earlier positions.
@@ -311,6 +315,9 @@ class CausalSelfAttention(nn.Module):
 
 class MLP(nn.Module):
     """The position-wise feed-forward network: widen 4x, GELU, project back.
+
+    The GELU is the exact one, `x * Phi(x)` with the standard normal CDF `Phi` computed with `erf`
+    (`nn.GELU()`); GPT-2 used the tanh approximation (`nn.GELU(approximate="tanh")`).
 
     Args:
         config: the model's sizes.
