@@ -583,3 +583,217 @@ def test_cuda() -> None:
         sample(x, generator=torch.Generator())
     with pytest.raises(ValueError, match="generator is on device cuda"):
         sample(x_cpu, generator=g)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Order of the chain: temperature first (Hugging Face) or last (llama.cpp)
+
+
+def ref_chain_probs(row: list[float], temperature: float, order: str, **filters: float) -> list[float]:
+    """The distribution `sample` should draw from, by the plain-Python references, one step at a time."""
+    z = [v / temperature for v in row] if order == "temperature_first" else list(row)
+    if "top_k" in filters:
+        z = removed(z, ref_top_k_row(z, filters["top_k"]))
+    if "top_p" in filters:
+        z = removed(z, ref_top_p_row(z, filters["top_p"])[0])
+    if "min_p" in filters:
+        z = removed(z, ref_min_p_row(z, filters["min_p"])[0])
+    if order == "temperature_last":
+        z = [v / temperature for v in z]
+    return ref_softmax_row(z)
+
+
+FILTER_SETTINGS = [
+    {},
+    {"top_k": 3},
+    {"top_p": 0.8},
+    {"min_p": 0.1},
+    {"top_k": 6, "top_p": 0.9, "min_p": 0.05},
+]
+
+
+@pytest.mark.parametrize("order", sampling.ORDERS)
+@pytest.mark.parametrize("temperature", [0.4, 1.0, 2.5])
+@pytest.mark.parametrize("filters", FILTER_SETTINGS)
+def test_sampling_probs_matches_reference(order: str, temperature: float, filters: dict) -> None:
+    x = random_logits((20, 13), seed=3)
+    got = sampling.sampling_probs(
+        torch.from_numpy(x), temperature=temperature, order=order, **filters
+    ).numpy()
+    for r, row in enumerate(rows(x)):
+        expected = ref_chain_probs(row, temperature, order, **filters)
+        np.testing.assert_allclose(got[r], expected, rtol=1e-9, atol=1e-300)
+
+
+def test_orders_keep_different_tokens_worked_example() -> None:
+    # Six words with probabilities (at T = 1) 0.507, 0.228, 0.153, 0.069, 0.038, 0.006 (the page's example).
+    # At T = 1 the running sums are 0.507, 0.735, 0.888, 0.957: the 0.9-nucleus holds 4 tokens. At T = 0.7
+    # the probabilities become p^(1/0.7) renormalised, 0.632, 0.201, 0.114, ...: sums 0.632, 0.833, 0.947,
+    # so the nucleus holds 3 tokens.
+    logits = torch.tensor([3.0, 2.2, 1.8, 1.0, 0.4, -1.5], dtype=torch.float64)
+    first = sampling.sampling_probs(logits, temperature=0.7, top_p=0.9, order="temperature_first")
+    last = sampling.sampling_probs(logits, temperature=0.7, top_p=0.9, order="temperature_last")
+    assert (first > 0).tolist() == [True, True, True, False, False, False]
+    assert (last > 0).tolist() == [True, True, True, True, False, False]
+    # Within the kept set, both are the tempered distribution: p_i^(1/T) renormalised over the survivors.
+    p = torch.softmax(logits, -1) ** (1 / 0.7)
+    assert torch.allclose(first[:3], p[:3] / p[:3].sum())
+    assert torch.allclose(last[:4], p[:4] / p[:4].sum())
+
+
+@pytest.mark.parametrize("filters", FILTER_SETTINGS)
+def test_orders_agree_at_temperature_one(filters: dict) -> None:
+    x = torch.from_numpy(random_logits((30, 9), seed=8))
+    a = sampling.sampling_probs(x, order="temperature_first", **filters)
+    b = sampling.sampling_probs(x, order="temperature_last", **filters)
+    assert torch.equal(a > 0, b > 0) and torch.allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("temperature", [0.3, 3.0])
+def test_orders_agree_for_top_k_alone(temperature: float) -> None:
+    x = torch.from_numpy(random_logits((30, 9), seed=9))
+    a = sampling.sampling_probs(x, temperature=temperature, top_k=4, order="temperature_first")
+    b = sampling.sampling_probs(x, temperature=temperature, top_k=4, order="temperature_last")
+    assert torch.allclose(a, b, rtol=1e-12)
+
+
+def test_temperature_last_keeps_the_same_tokens_at_every_temperature() -> None:
+    x = torch.from_numpy(random_logits((30, 11), seed=10))
+    kept_at_one = sampling.sampling_probs(x, top_p=0.7, min_p=0.05, order="temperature_last") > 0
+    for temperature in (0.2, 5.0):
+        probs = sampling.sampling_probs(
+            x, temperature=temperature, top_p=0.7, min_p=0.05, order="temperature_last"
+        )
+        assert torch.equal(probs > 0, kept_at_one)
+
+
+def test_sampling_probs_greedy_is_one_hot_on_first_argmax() -> None:
+    x = torch.tensor([[1.0, 3.0, 3.0, 0.0], [5.0, 1.0, 1.0, 5.0]])
+    assert sampling.sampling_probs(x, temperature=0).tolist() == [[0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]]
+    assert sampling.sampling_probs(x, temperature=0).argmax(-1).tolist() == sample(x, temperature=0).tolist()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"temperature": 0.5, "top_p": 0.8},
+        {"temperature": 2.0, "top_p": 0.6, "min_p": 0.2},
+        {"temperature": 1.5, "top_k": 6, "top_p": 0.9, "min_p": 0.05},
+    ],
+)
+def test_sampling_frequencies_temperature_last(kwargs: dict) -> None:
+    x = torch.tensor([2.0, 1.5, 1.0, 0.5, 0.0, -0.5, -1.0, NEG_INF])
+    row = list(map(float, x.double()))
+    filters = {k: v for k, v in kwargs.items() if k != "temperature"}
+    probs = np.array(ref_chain_probs(row, kwargs["temperature"], "temperature_last", **filters))
+    n = 200_000
+    ids = sample(
+        x.expand(n, -1), order="temperature_last", generator=torch.Generator().manual_seed(12), **kwargs
+    )
+    frequencies_ok(np.bincount(ids.numpy(), minlength=len(row)), probs)
+
+
+def test_bad_order() -> None:
+    x = torch.zeros(3)
+    with pytest.raises(ValueError, match="order"):
+        sample(x, order="temperature_middle")
+    with pytest.raises(TypeError, match="order"):
+        sampling.sampling_probs(x, order=1)
+    with pytest.raises(ValueError, match="order"):
+        sampling.check_sample_args(order="last")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Beam search: greedy at width 1, exhaustive search at a wide enough beam
+
+
+def toy_model(vocab: int, seed: int):
+    """next_logits for a model whose logits are arbitrary (random) for every distinct prefix."""
+    rng = np.random.default_rng(seed)
+    table: dict[tuple[int, ...], np.ndarray] = {}
+
+    def logits_after(prefix: tuple[int, ...]) -> np.ndarray:
+        if prefix not in table:
+            table[prefix] = rng.normal(0.0, 2.0, size=vocab)
+        return table[prefix]
+
+    def next_logits(ids: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(np.stack([logits_after(tuple(r)) for r in ids.tolist()]))
+
+    return logits_after, next_logits
+
+
+def ref_log_prob(logits_after, prompt: tuple[int, ...], continuation: tuple[int, ...]) -> float:
+    total, prefix = 0.0, prompt
+    for token in continuation:
+        z = logits_after(prefix)
+        top = max(z)
+        total += z[token] - top - math.log(math.fsum(math.exp(v - top) for v in z))
+        prefix = (*prefix, token)
+    return total
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_beam_search_wide_enough_is_exhaustive(seed: int) -> None:
+    import itertools
+
+    vocab, n_new, prompt = 4, 3, (1, 2)
+    logits_after, next_logits = toy_model(vocab, seed)
+    scored = {c: ref_log_prob(logits_after, prompt, c) for c in itertools.product(range(vocab), repeat=n_new)}
+    best = max(scored, key=scored.get)
+    ids, log_prob = sampling.beam_search(
+        next_logits, torch.tensor(prompt), n_new, beam_width=vocab ** (n_new - 1)
+    )
+    assert tuple(ids.tolist()) == prompt + best
+    assert log_prob == pytest.approx(scored[best], rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_beam_search_width_one_is_greedy(seed: int) -> None:
+    vocab, n_new, prompt = 6, 5, (0,)
+    logits_after, next_logits = toy_model(vocab, seed)
+    prefix = prompt
+    for _ in range(n_new):
+        z = logits_after(prefix)
+        prefix = (*prefix, int(np.argmax(z)))
+    ids, log_prob = sampling.beam_search(next_logits, torch.tensor(prompt), n_new, beam_width=1)
+    assert tuple(ids.tolist()) == prefix
+    assert log_prob == pytest.approx(ref_log_prob(logits_after, prompt, prefix[1:]), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_beam_search_score_is_the_log_probability_of_its_answer(seed: int) -> None:
+    vocab, n_new, prompt = 5, 6, (3, 1)
+    logits_after, next_logits = toy_model(vocab, seed)
+    ids, log_prob = sampling.beam_search(next_logits, torch.tensor(prompt), n_new, beam_width=3)
+    assert ids.shape == (len(prompt) + n_new,) and tuple(ids[:2].tolist()) == prompt
+    assert log_prob == pytest.approx(ref_log_prob(logits_after, prompt, tuple(ids[2:].tolist())), rel=1e-12)
+
+
+def test_beam_search_zero_tokens_and_minus_inf() -> None:
+    ids, log_prob = sampling.beam_search(lambda ids: torch.zeros(len(ids), 3), torch.tensor([2]), 0, 4)
+    assert ids.tolist() == [2] and log_prob == 0.0
+    # Only token 1 is possible: a beam wider than the finite candidates keeps just those.
+    only_one = torch.tensor([NEG_INF, 0.0, NEG_INF])
+    ids, log_prob = sampling.beam_search(lambda ids: only_one.expand(len(ids), 3), torch.tensor([0]), 3, 5)
+    assert ids.tolist() == [0, 1, 1, 1] and log_prob == 0.0
+
+
+def test_beam_search_errors() -> None:
+    def fine(ids: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(len(ids), 3)
+
+    with pytest.raises(TypeError, match="next_logits"):
+        sampling.beam_search(3, torch.tensor([0]), 2, 2)
+    with pytest.raises(TypeError, match="prompt"):
+        sampling.beam_search(fine, torch.tensor([0.0]), 2, 2)
+    with pytest.raises(ValueError, match="prompt"):
+        sampling.beam_search(fine, torch.tensor([[0]]), 2, 2)
+    with pytest.raises(ValueError, match="beam_width"):
+        sampling.beam_search(fine, torch.tensor([0]), 2, 0)
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        sampling.beam_search(fine, torch.tensor([0]), -1, 2)
+    with pytest.raises(ValueError, match="shape"):
+        sampling.beam_search(lambda ids: torch.zeros(3), torch.tensor([0]), 2, 2)
+    with pytest.raises(TypeError, match="float"):
+        sampling.beam_search(lambda ids: torch.zeros(len(ids), 3, dtype=torch.int64), torch.tensor([0]), 2, 2)

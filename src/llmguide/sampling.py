@@ -6,8 +6,13 @@ those scores into a choice:
 - `softmax(logits, temperature)`: probabilities, computed stably (the row maximum is subtracted first).
 - `apply_temperature(logits, temperature)`: `logits / temperature`.
 - `top_k_filter`, `top_p_filter`, `min_p_filter`: set the logits of tokens that may not be drawn to `-inf`.
-- `sample(logits, temperature=..., top_k=..., top_p=..., min_p=...)`: one token id per row; `temperature=0`
-  is greedy decoding (argmax).
+- `sample(logits, temperature=..., top_k=..., top_p=..., min_p=..., order=...)`: one token id per row;
+  `temperature=0` is greedy decoding (argmax). `order` says whether the temperature comes before the filters
+  (`"temperature_first"`, as in Hugging Face transformers) or after them (`"temperature_last"`, as in
+  llama.cpp's default sampler chain).
+- `sampling_probs(...)`: the exact distribution that `sample` draws from, with the same options.
+- `beam_search(next_logits, prompt, max_new_tokens, beam_width)`: the most probable continuation that a
+  beam of `beam_width` partial sequences finds, the deterministic alternative to sampling.
 - `check_sample_args(...)`: the checks `sample` makes of its options, without logits, for code that samples
   in a loop and wants a bad option refused before the first step (`llmguide.model.GPT.generate`).
 
@@ -19,18 +24,22 @@ loops over rows in Python.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
 import torch
 
-from llmguide.validate import check_instance, check_int, check_real
+from llmguide.validate import check_choice, check_instance, check_int, check_real
 
 __all__ = [
+    "ORDERS",
     "apply_temperature",
+    "beam_search",
     "check_sample_args",
     "min_p_filter",
     "sample",
+    "sampling_probs",
     "softmax",
     "top_k_filter",
     "top_p_filter",
@@ -42,6 +51,10 @@ Logits = TypeVar("Logits", torch.Tensor, np.ndarray)
 _FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _NUMPY_FLOATS = (np.float16, np.float32, np.float64)
 _NEG_INF = float("-inf")
+
+ORDERS = ("temperature_first", "temperature_last")
+"""Where `sample` applies the temperature: before top-k, top-p and min-p (Hugging Face transformers) or after
+them (llama.cpp's default sampler chain)."""
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -235,6 +248,36 @@ def _draw(weights: torch.Tensor, generator: torch.Generator | None) -> torch.Ten
 def _min_p_keep(z: torch.Tensor, m: torch.Tensor, p: float) -> torch.Tensor:
     # probability_i / largest probability = exp(z_i - max z), whatever the normalisation.
     return torch.exp(z - m) >= p
+
+
+def _weights(
+    x: torch.Tensor,
+    m: torch.Tensor,
+    t: float,
+    top_k: int | None,
+    top_p: float | None,
+    min_p: float | None,
+    order: str,
+) -> torch.Tensor:
+    """Unnormalised probabilities (the largest exactly 1, removed tokens 0) after temperature and filters.
+
+    `x` is checked float32/float64 logits with row maximum `m`, and `t > 0`. With `"temperature_first"` the
+    filters see the tempered logits; with `"temperature_last"` they see the logits at T = 1, and the
+    temperature then reshapes only the tokens that survived.
+    """
+    if order == "temperature_first":
+        z = _scaled(x, m, t)  # the row maximum is now exactly 0; every filter below keeps it
+    else:
+        z = x - m
+    if top_k is not None:
+        z = z.masked_fill(~_top_k_keep(z, top_k), _NEG_INF)
+    if top_p is not None:
+        z = z.masked_fill(~_top_p_keep(z, top_p), _NEG_INF)
+    if min_p is not None:
+        z = z.masked_fill(torch.exp(z) < min_p, _NEG_INF)  # p_i / p_max = exp(z_i - 0)
+    if order == "temperature_last":
+        z = _scaled(z, torch.zeros_like(m), t)
+    return torch.exp(z)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -451,6 +494,7 @@ def sample(
     top_k: int | None = None,
     top_p: float | None = None,
     min_p: float | None = None,
+    order: str = "temperature_first",
     generator: torch.Generator | None = None,
 ) -> Logits:
     """Draw one token id per row of `logits`, after temperature and the optional filters.
@@ -462,6 +506,11 @@ def sample(
     mass on the distribution already renormalised over the top-k survivors. Top-k alone is unaffected by the
     temperature. Every filter keeps the most probable token, so a draw is always possible.
 
+    `order="temperature_last"` instead applies top-k, top-p and min-p to the logits as they are (T = 1) and
+    divides only the survivors by the temperature, as llama.cpp's default sampler chain does. Then the
+    temperature never changes *which* tokens can be drawn, only how often. The two orders agree at T = 1, and
+    for top-k alone at every T. `sampling_probs` returns the distribution either order draws from.
+
     `temperature=0` is greedy decoding: the argmax of each row (the first one on ties), deterministic, with
     no division by zero; the filters cannot change it.
 
@@ -472,6 +521,8 @@ def sample(
         top_k: keep this many tokens (ties with the k-th kept too), an integer >= 1, or None for no limit.
         top_p: nucleus mass in (0, 1] (0 excluded, 1 included), or None.
         min_p: fraction of the top probability in [0, 1] (both included), or None.
+        order: `"temperature_first"` (the default, as in Hugging Face transformers) or
+            `"temperature_last"` (as in llama.cpp); see above.
         generator: a `torch.Generator` on the same device as `logits` (CPU for NumPy input); seed it for
             reproducible draws.
 
@@ -481,8 +532,8 @@ def sample(
     Raises:
         TypeError: `logits` is not a float tensor/array; a parameter has the wrong type.
         ValueError: `logits` is empty or contains NaN, +inf or an all `-inf` row; `temperature` not in
-            [0, inf); `top_k < 1`; `top_p` not in (0, 1]; `min_p` not in [0, 1]; `generator` on another
-            device.
+            [0, inf); `top_k < 1`; `top_p` not in (0, 1]; `min_p` not in [0, 1]; `order` not one of
+            `ORDERS`; `generator` on another device.
 
     For example:
 
@@ -499,23 +550,76 @@ def sample(
     ```
     """
     tensor, was_numpy = _as_tensor(logits)
-    t, top_k, top_p, min_p = _check_options(temperature, top_k, top_p, min_p, generator, tensor.device)
+    t, top_k, top_p, min_p, order = _check_options(
+        temperature, top_k, top_p, min_p, generator, tensor.device, order
+    )
 
     x = tensor.to(_compute_dtype(tensor))
     m = _row_max(x)
     if t == 0:
         return _back(x.argmax(dim=-1), was_numpy)
-
-    z = _scaled(x, m, t)  # the row maximum is now exactly 0; every filter below keeps it
-    if top_k is not None:
-        z = z.masked_fill(~_top_k_keep(z, top_k), _NEG_INF)
-    if top_p is not None:
-        z = z.masked_fill(~_top_p_keep(z, top_p), _NEG_INF)
-    weights = torch.exp(z)  # unnormalised probabilities; the largest is exactly 1
-    if min_p is not None:
-        weights = weights.masked_fill(weights < min_p, 0.0)  # p_i / p_max = weights_i / 1
+    weights = _weights(x, m, t, top_k, top_p, min_p, order)
     ids = _draw(weights.reshape(-1, weights.shape[-1]), generator)
     return _back(ids.reshape(tensor.shape[:-1]), was_numpy)
+
+
+def sampling_probs(
+    logits: Logits,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    min_p: float | None = None,
+    order: str = "temperature_first",
+) -> Logits:
+    """The probabilities with which `sample` draws each token, for the same options.
+
+    The tokens that the filters remove get probability exactly 0, and the rest are renormalised. With
+    `temperature=0` (greedy) all the probability goes to the first of the largest logits, the token `sample`
+    returns. Comparing the two values of `order` shows which tokens a setting such as "top-p 0.9 at T = 0.7"
+    keeps in a library that applies the temperature first and in one that applies it last.
+
+    Args:
+        logits: scores of shape `(..., vocab)`, as for `sample`.
+        temperature: T >= 0 (finite); 0 is greedy.
+        top_k: as for `sample`.
+        top_p: as for `sample`.
+        min_p: as for `sample`.
+        order: `"temperature_first"` or `"temperature_last"`, as for `sample`.
+
+    Returns:
+        Probabilities of the same shape, summing to 1 along the last axis: float32 (float64 for float64
+        logits), a NumPy array if `logits` was one.
+
+    Raises:
+        TypeError: `logits` is not a float tensor/array; a parameter has the wrong type.
+        ValueError: `logits` is empty or contains NaN, +inf or an all `-inf` row; an option is out of range.
+
+    For example:
+
+    ```python
+    import torch
+    from llmguide.sampling import sampling_probs
+
+    logits = torch.tensor([0.5, 0.3, 0.15, 0.05], dtype=torch.float64).log()  # probabilities at T = 1
+    for order in ("temperature_first", "temperature_last"):
+        probs = sampling_probs(logits, temperature=2.0, top_p=0.75, order=order)
+        print(order, [round(p, 3) for p in probs.tolist()])
+    #> temperature_first [0.431, 0.334, 0.236, 0.0]
+    #> temperature_last [0.564, 0.436, 0.0, 0.0]
+    ```
+    """
+    tensor, was_numpy = _as_tensor(logits)
+    t, top_k, top_p, min_p, order = _check_options(
+        temperature, top_k, top_p, min_p, None, tensor.device, order
+    )
+    x = tensor.to(_compute_dtype(tensor))
+    m = _row_max(x)
+    if t == 0:
+        first_max = torch.nn.functional.one_hot(x.argmax(dim=-1), x.shape[-1])
+        return _back(first_max.to(x.dtype), was_numpy)
+    weights = _weights(x, m, t, top_k, top_p, min_p, order)
+    return _back(weights / weights.sum(dim=-1, keepdim=True), was_numpy)
 
 
 def _check_options(
@@ -525,14 +629,16 @@ def _check_options(
     min_p: float | None,
     generator: torch.Generator | None,
     device: torch.device,
-) -> tuple[float, int | None, float | None, float | None]:
+    order: str = "temperature_first",
+) -> tuple[float, int | None, float | None, float | None, str]:
     """`sample`'s options, checked and converted to plain Python numbers."""
     t = _check_temperature(temperature, allow_zero=True)
     k = None if top_k is None else _check_top_k(top_k)
     p = None if top_p is None else _check_fraction(top_p, "top_p", zero_allowed=False)
     m = None if min_p is None else _check_fraction(min_p, "min_p", zero_allowed=True)
+    order = check_choice("order", order, ORDERS)
     _check_generator(generator, device)
-    return t, k, p, m
+    return t, k, p, m, order
 
 
 def check_sample_args(
@@ -541,6 +647,7 @@ def check_sample_args(
     top_k: int | None = None,
     top_p: float | None = None,
     min_p: float | None = None,
+    order: str = "temperature_first",
     generator: torch.Generator | None = None,
     device: str | torch.device = "cpu",
 ) -> None:
@@ -554,6 +661,7 @@ def check_sample_args(
         top_k: as for `sample`.
         top_p: as for `sample`.
         min_p: as for `sample`.
+        order: as for `sample`.
         generator: as for `sample`.
         device: where the logits will be; `generator` must be on the same device.
 
@@ -573,4 +681,93 @@ def check_sample_args(
     #> temperature must be finite and in [0, inf) (0 means greedy), got -5
     ```
     """
-    _check_options(temperature, top_k, top_p, min_p, generator, torch.device(device))
+    _check_options(temperature, top_k, top_p, min_p, generator, torch.device(device), order)
+
+
+def beam_search(
+    next_logits: Callable[[torch.Tensor], torch.Tensor],
+    prompt: torch.Tensor,
+    max_new_tokens: int,
+    beam_width: int,
+) -> tuple[torch.Tensor, float]:
+    """The continuation of `prompt` that beam search finds most probable, and its log-probability.
+
+    Greedy decoding keeps one partial continuation and extends it by its most probable token. Beam search
+    keeps `beam_width` of them: at each step it scores every one-token extension of every kept continuation
+    by its total log-probability (the sum of the log-probabilities of its tokens), and keeps the
+    `beam_width` best. It is deterministic, and it ranks whole continuations instead of single tokens, so it
+    can find a continuation more probable than greedy's, whose first token is not the most probable one. With
+    `beam_width=1` it is greedy decoding. With `beam_width` at least `vocab ** (max_new_tokens - 1)` it keeps
+    every partial continuation and returns the most probable one of all (an exhaustive search). Ties are
+    broken towards the earlier continuation and the lower token id, as `argmax` does. This is the plain
+    fixed-length form: no end-of-text token and no length penalty.
+
+    Args:
+        next_logits: a function that takes token ids of shape `(B, T)` (int64) and returns the next-token
+            logits after each row, shape `(B, vocab)`, e.g. `lambda ids: model(ids)[0][:, -1]`. It is called
+            under `torch.no_grad()`, once per new token, with `B <= beam_width`.
+        prompt: token ids of shape `(T,)`, `T >= 1`, an integer tensor.
+        max_new_tokens: how many tokens to add, `>= 0`.
+        beam_width: how many partial continuations to keep, `>= 1`.
+
+    Returns:
+        `(ids, log_prob)`: the prompt followed by the best continuation, shape `(T + max_new_tokens,)`, and
+        the continuation's total log-probability in nats (natural log; 0 for no new tokens).
+
+    Raises:
+        TypeError: `next_logits` is not callable; `prompt` is not an integer tensor; `max_new_tokens` or
+            `beam_width` is not an integer; `next_logits` returns something other than a float tensor.
+        ValueError: `prompt` is not 1-D or is empty; `max_new_tokens < 0`; `beam_width < 1`; `next_logits`
+            returns the wrong shape, or logits that are NaN, +inf or all -inf in a row.
+
+    For example, a two-token vocabulary where the first token is the more probable one but leads nowhere
+    certain, while the second is followed by a sure token:
+
+    ```python
+    import torch
+    from llmguide.sampling import beam_search
+
+    def next_logits(ids: torch.Tensor) -> torch.Tensor:
+        # After 0: 50/50. After 1: token 1 with probability 0.99. At the start: 0.6 / 0.4.
+        table = {0: [0.5, 0.5], 1: [0.01, 0.99], 2: [0.6, 0.4]}
+        return torch.tensor([table[int(row[-1])] for row in ids]).log()
+
+    for width in (1, 2):
+        ids, log_prob = beam_search(next_logits, torch.tensor([2]), 2, beam_width=width)
+        print(width, ids.tolist(), round(float(torch.tensor(log_prob).exp()), 3))
+    #> 1 [2, 0, 0] 0.3
+    #> 2 [2, 1, 1] 0.396
+    ```
+    """
+    if not callable(next_logits):
+        raise TypeError(f"next_logits must be callable, got {type(next_logits).__name__}")
+    check_instance("prompt", prompt, torch.Tensor, "a torch.Tensor of token ids")
+    if prompt.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8, torch.int8):
+        raise TypeError(f"prompt must be an integer tensor of token ids, got dtype {prompt.dtype}")
+    if prompt.ndim != 1 or prompt.numel() == 0:
+        raise ValueError(f"prompt must have shape (T,) with T >= 1, got shape {tuple(prompt.shape)}")
+    max_new_tokens = check_int("max_new_tokens", max_new_tokens, minimum=0)
+    beam_width = check_int("beam_width", beam_width, minimum=1)
+
+    beams = prompt.to(torch.int64).unsqueeze(0)  # (B, T), B = 1 at first
+    scores = torch.zeros(1, dtype=torch.float64, device=prompt.device)
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            logits = next_logits(beams)
+            if not isinstance(logits, torch.Tensor) or logits.dtype not in _FLOAT_DTYPES:
+                raise TypeError("next_logits must return a float torch.Tensor of shape (B, vocab)")
+            if logits.ndim != 2 or logits.shape[0] != beams.shape[0]:
+                raise ValueError(
+                    f"next_logits must return shape ({beams.shape[0]}, vocab) for {beams.shape[0]} rows, "
+                    f"got {tuple(logits.shape)}"
+                )
+            x = logits.double()
+            m = _row_max(x)
+            log_probs = x - m - torch.exp(x - m).sum(dim=-1, keepdim=True).log()
+            total = (scores.unsqueeze(1) + log_probs).reshape(-1)  # every extension of every beam
+            k = min(beam_width, int(torch.isfinite(total).sum()))
+            best = torch.sort(total, descending=True, stable=True).indices[:k]  # stable: earlier wins ties
+            vocab = x.shape[-1]
+            beams = torch.cat([beams[best // vocab], (best % vocab).unsqueeze(1)], dim=1)
+            scores = total[best]
+    return beams[0].to(prompt.dtype), float(scores[0])
