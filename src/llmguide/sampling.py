@@ -616,8 +616,8 @@ def sampling_probs(
     x = tensor.to(_compute_dtype(tensor))
     m = _row_max(x)
     if t == 0:
-        first_max = torch.nn.functional.one_hot(x.argmax(dim=-1), x.shape[-1])
-        return _back(first_max.to(x.dtype), was_numpy)
+        first_max = torch.zeros_like(x).scatter_(-1, x.argmax(dim=-1, keepdim=True), 1.0)
+        return _back(first_max, was_numpy)
     weights = _weights(x, m, t, top_k, top_p, min_p, order)
     return _back(weights / weights.sum(dim=-1, keepdim=True), was_numpy)
 
