@@ -24,9 +24,14 @@ whose first query is answered right; chance is 1/16.
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
+import platform
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -125,6 +130,9 @@ def main() -> None:
     parser.add_argument(
         "--position-models", nargs="+", default=["transformer", "LSTM"], choices=["transformer", "LSTM"]
     )
+    parser.add_argument(
+        "--json", type=Path, help="also write check 2's curves, with the run's provenance, here"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     task = RecallTask(distances=DISTANCES, n_symbols=16, seq_len=64, n_queries=8)
@@ -150,6 +158,7 @@ def main() -> None:
         inside = args.lrs[0] < best_lr < args.lrs[-1]
         print(f"best lr {best_lr:.0e} ({'inside' if inside else 'AT THE EDGE OF'} the grid)", flush=True)
 
+    curves: dict[str, dict] = {}
     if "budget" not in args.skip:
         print(f"\n2. accuracy against training steps (LSTM at lr {best_lr:.0e}, transformer at 3e-3)")
         for name, steps, lr, every in (
@@ -159,11 +168,11 @@ def main() -> None:
             start = time.process_time()
             model = make(name, task.vocab_size, task.block_size, args.seed)
             print(f"{name}, {steps} steps\n{'step':>6}  {header}")
-            for step, accs in curve(
-                model, task, steps=steps, lr=lr, every=every, n_eval=args.eval, seed=args.seed
-            ):
+            points = curve(model, task, steps=steps, lr=lr, every=every, n_eval=args.eval, seed=args.seed)
+            for step, accs in points:
                 print(f"{step:6d}  " + "  ".join(f"{a:5.2f}" for a in accs), flush=True)
             print(f"({time.process_time() - start:.0f} s CPU)", flush=True)
+            curves[name] = {"lr": lr, "steps": [s for s, _ in points], "accuracy": [a for _, a in points]}
 
     if "position" not in args.skip:
         moving = MovingRecall(lo=32, hi=128, distances=(1, 2, 4, 8, 16, 32))
@@ -184,6 +193,19 @@ def main() -> None:
                 accs = [accuracy(model, at, d, args.eval) for d in moving.distances]
                 print(f"{name:12s}{pos:4d}  " + "  ".join(f"{a:5.2f}" for a in accs), flush=True)
     print(f"\ntotal {time.process_time() - total:.0f} s CPU")
+    if args.json:
+        record = {
+            "command": "python experiments/recall_budget.py " + " ".join(sys.argv[1:]),
+            "date": time.strftime("%Y-%m-%d", time.gmtime()),
+            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, one torch thread",
+            "torch": torch.__version__,
+            "seed": args.seed,
+            "eval_sequences": args.eval,
+            "distances": list(DISTANCES),
+            "curves": curves,
+        }
+        args.json.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":
