@@ -43,6 +43,17 @@ from llmguide.train import _optimizer, lr_at, train
 DISTANCES = (1, 2, 4, 8, 16, 32, 64)
 
 
+def cpu_name() -> str:
+    """The CPU's model name as lscpu prints it (from /proc/cpuinfo), else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def accuracy(model: torch.nn.Module, task: RecallTask, d: int, n: int) -> float:
     """Share of n fresh sequences whose first query (asking for distance d) is answered right."""
     x, y = task.sample(n, generator=torch.Generator().manual_seed(1), d=d)
@@ -197,7 +208,7 @@ def main() -> None:
         record = {
             "command": "python experiments/recall_budget.py " + " ".join(sys.argv[1:]),
             "date": time.strftime("%Y-%m-%d", time.gmtime()),
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, one torch thread",
+            "machine": f"{cpu_name()} ({os.cpu_count()} cores), one torch thread",
             "torch": torch.__version__,
             "seed": args.seed,
             "eval_sequences": args.eval,

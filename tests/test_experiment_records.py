@@ -1,0 +1,46 @@
+"""A page that draws an experiment's recorded results carries them as a literal: it must equal the record.
+
+`docs/transformers.md` plots the recall budget check from `experiments/results/recall_budget.json` (written by
+`experiments/recall_budget.py --json`) without rerunning it. This test reads the page's `RECORDED` literal
+and the JSON record, and fails when one changed without the other.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def page_literal(page: Path, name: str) -> object:
+    """The value of the module-level assignment `name = <literal>` in the page's Python blocks."""
+    from docblocks import scan_fences
+
+    for fence in scan_fences(page.read_text("utf8")):
+        if fence.lang != "python" or f"{name} = " not in "\n".join(fence.body):
+            continue
+        tree = ast.parse("\n".join(line for line in fence.body if not line.startswith("#")))
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
+                return ast.literal_eval(node.value)
+    raise AssertionError(f"{page} has no block assigning {name}")
+
+
+def test_the_recall_budget_figure_draws_the_recorded_curves() -> None:
+    record = json.loads((ROOT / "experiments" / "results" / "recall_budget.json").read_text())
+    shown = page_literal(ROOT / "docs" / "transformers.md", "RECORDED")
+    assert page_literal(ROOT / "docs" / "transformers.md", "DISTANCES") == tuple(record["distances"])
+    expected = {
+        name: {
+            step: tuple(round(a, 2) for a in accs)
+            for step, accs in zip(c["steps"], c["accuracy"], strict=True)
+        }
+        for name, c in record["curves"].items()
+    }
+    assert shown == expected
+    page = (ROOT / "docs" / "transformers.md").read_text("utf8")
+    assert record["command"].removeprefix("python experiments/recall_budget.py ").split(" --json")[
+        0
+    ] in " ".join(page.replace("\n# ", " ").split())  # the page names the command that wrote the record
