@@ -49,6 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from gpu_required import refuse_without_cuda
 
 from llmguide.decode import StaticKVCache, generate_fast
 from llmguide.device import resolve_device, synchronize
@@ -302,12 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         args.batch_sizes, args.prompt_len, args.new_tokens, args.repeats = [1, 2], 8, 16, 1
         args.crossover = [8, 16, 32] if args.crossover else []
     else:
-        if args.device == "cuda" and not torch.cuda.is_available():
-            print(
-                "decode_gpu.py needs a CUDA GPU and none is available here; "
-                "run with --smoke to check the script on the CPU.",
-                file=sys.stderr,
-            )
+        if refuse_without_cuda("decode_gpu.py", wanted=args.device):
             return 2
         device, config = resolve_device(args.device), GPT2
     dtype_name = args.dtype or ("bf16" if device.type == "cuda" else "fp32")

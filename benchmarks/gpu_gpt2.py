@@ -35,6 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from gpu_required import refuse_without_cuda
 from nanogpt import NanoGPT
 
 from llmguide.device import autocast, synchronize
@@ -152,12 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         config = GPTConfig(vocab_size=500, block_size=64, n_layer=2, n_head=2, n_embd=64, bias=False)
         args.batch_size, args.steps, args.warmup = 2, 2, 1
     else:
-        if not torch.cuda.is_available():
-            print(
-                "gpu_gpt2.py needs a CUDA GPU and none is available here; "
-                "run with --smoke to check the script on the CPU.",
-                file=sys.stderr,
-            )
+        if refuse_without_cuda("gpu_gpt2.py", wanted="cuda"):
             return 2
         device = torch.device("cuda")
         torch.backends.cuda.matmul.allow_tf32 = True  # for any float32 matmul left outside autocast

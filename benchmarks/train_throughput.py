@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 
 import torch
+from gpu_required import refuse_without_cuda
 
 from llmguide.device import autocast, resolve_device, synchronize
 from llmguide.model import GPT, GPTConfig
@@ -171,12 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         gpt_config = GPTConfig(vocab_size=256, block_size=64, n_layer=2, n_head=2, n_embd=64, bias=False)
         args.lengths, args.tokens_per_step, args.steps, args.warmup = [16, 32, 64], 256, 2, 1
     else:
-        if args.device == "cuda" and not torch.cuda.is_available():
-            print(
-                "train_throughput.py needs a CUDA GPU and none is available here; "
-                "run with --smoke to check the script on the CPU.",
-                file=sys.stderr,
-            )
+        if refuse_without_cuda("train_throughput.py", wanted=args.device):
             return 2
         device = resolve_device(args.device)
         if args.size == "chapter":
