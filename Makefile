@@ -54,10 +54,11 @@ $(SETUP_STAMP): pyproject.toml scripts/setup.sh
 # per notebook (docs/contributing.md, "Notebooks and exercises"). The solutions run in tests/test_notebooks.py.
 # The tests run in one pytest-xdist worker per core (at most $(TEST_WORKERS)), each file's tests in one worker,
 # torch at one thread per worker: the chapters, kernel starts and subprocess tests of one worker overlap
-# with the other's instead of leaving a core idle.
+# with the other's instead of leaving a core idle. The chapters go first, in collection order (xdist's
+# default reorder would put the files with the fewest tests, the chapters, last).
 test: setup
 	rm -rf docs/figures site build/notebooks
-	$(BIN)/python -m pytest --chapters-as-notebooks -n auto --maxprocesses $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest --chapters-as-notebooks -n auto --maxprocesses $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 	@mkdir -p docs/figures && touch $(PAGE_STAMPS) && touch -c $(EXECUTED)
 	$(BIN)/python -m mkdocs build --strict
 	$(SITE_CHECKS)

@@ -676,3 +676,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
         docblocks.note_run_as_notebook({str(p) for p in as_notebook})
+    # The chapters' notebooks are the suite's longest tests: run them first (with their pages' lint items), so
+    # that under pytest-xdist (`make test`, with --no-loadscope-reorder) the workers start on them and the many
+    # short tests fill in around them, instead of one worker finishing a chapter alone at the end.
+    first = [item for item in items if item.path in as_notebook]
+    items[:] = first + [item for item in items if item.path not in as_notebook]
