@@ -549,18 +549,11 @@ def sample(
     #> torch.Size([2])
     ```
     """
-    tensor, was_numpy = _as_tensor(logits)
-    t, top_k, top_p, min_p, order = _check_options(
-        temperature, top_k, top_p, min_p, generator, tensor.device, order
-    )
-
-    x = tensor.to(_compute_dtype(tensor))
-    m = _row_max(x)
-    if t == 0:
+    x, weights, was_numpy = _chain(logits, temperature, top_k, top_p, min_p, generator, order)
+    if weights is None:  # greedy
         return _back(x.argmax(dim=-1), was_numpy)
-    weights = _weights(x, m, t, top_k, top_p, min_p, order)
     ids = _draw(weights.reshape(-1, weights.shape[-1]), generator)
-    return _back(ids.reshape(tensor.shape[:-1]), was_numpy)
+    return _back(ids.reshape(x.shape[:-1]), was_numpy)
 
 
 def sampling_probs(
@@ -609,17 +602,33 @@ def sampling_probs(
     #> temperature_last [0.564, 0.436, 0.0, 0.0]
     ```
     """
-    tensor, was_numpy = _as_tensor(logits)
-    t, top_k, top_p, min_p, order = _check_options(
-        temperature, top_k, top_p, min_p, None, tensor.device, order
-    )
-    x = tensor.to(_compute_dtype(tensor))
-    m = _row_max(x)
-    if t == 0:
+    x, weights, was_numpy = _chain(logits, temperature, top_k, top_p, min_p, None, order)
+    if weights is None:  # greedy
         first_max = torch.zeros_like(x).scatter_(-1, x.argmax(dim=-1, keepdim=True), 1.0)
         return _back(first_max, was_numpy)
-    weights = _weights(x, m, t, top_k, top_p, min_p, order)
     return _back(weights / weights.sum(dim=-1, keepdim=True), was_numpy)
+
+
+def _chain(
+    logits: Logits,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    min_p: float | None,
+    generator: torch.Generator | None,
+    order: str,
+) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
+    """What `sample` and `sampling_probs` share: the checked logits in the compute dtype, the sampling
+    chain's unnormalised weights (None at temperature 0, greedy), and whether the input was a NumPy array."""
+    tensor, was_numpy = _as_tensor(logits)
+    t, top_k, top_p, min_p, order = _check_options(
+        temperature, top_k, top_p, min_p, generator, tensor.device, order
+    )
+    x = tensor.to(_compute_dtype(tensor))
+    m = _row_max(x)  # checks the values, greedy included
+    if t == 0:
+        return x, None, was_numpy
+    return x, _weights(x, m, t, top_k, top_p, min_p, order), was_numpy
 
 
 def _check_options(
