@@ -1,6 +1,7 @@
 """The contributor's checklist, enforced: what a new chapter or module must come with (docs/contributing.md).
 
-- every chapter in the nav has its row in the table "What each chapter checks" of `docs/index.md`;
+- every chapter of the notes has its row in the table "What each chapter checks" of `docs/index.md`, and every
+  chapter under the nav's section "Beyond the notes" its row in the index's table "Beyond the notes";
 - every module of the package is documented by a reference page (`::: llmguide.MODULE`);
 - every reference page is in the nav, and every page in the nav exists.
 """
@@ -23,16 +24,42 @@ def test_every_page_in_the_nav_exists():
     assert not missing, f"mkdocs.yml's nav names pages that do not exist: {missing}"
 
 
+PART_TWO = "Beyond the notes"  # the nav section, and the index's heading, of the chapters outside the notes
+
+
+def part_two_chapters(config: dict | None = None) -> list[str]:
+    """The chapters under the nav's section "Beyond the notes" (empty while it has none)."""
+    from pagenotebooks import mkdocs_config
+
+    for item in (config or mkdocs_config())["nav"]:
+        if isinstance(item, dict) and PART_TWO in item:
+            return [p for p in nav_pages({"nav": item[PART_TWO]}) if "/" not in p]
+    return []
+
+
+def table_links(index: str, heading: str) -> set[str]:
+    """The pages linked from the first cell of each row of the table under `## heading` in the index."""
+    if f"## {heading}" not in index:
+        return set()
+    table = index[index.index(f"## {heading}") :].split("\n## ")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| [")]
+    return {m for row in rows for m in re.findall(r"^\| \[[^\]]+\]\(([^)#]+)(?:#[^)]*)?\)", row)}
+
+
 def test_every_chapter_has_a_row_in_the_front_page_table():
     index = (DOCS / "index.md").read_text("utf8")
-    table = index[index.index("## What each chapter checks") :].split("\n## ")[0]
-    rows = [line for line in table.splitlines() if line.startswith("| [")]
-    linked = {m for row in rows for m in re.findall(r"^\| \[[^\]]+\]\(([^)#]+)\)", row)}
     chapters = [p for p in nav_pages() if "/" not in p and p not in NOT_CHAPTERS]
-    missing = [c for c in chapters if c not in linked]
+    part_two = part_two_chapters()
+    part_one = [c for c in chapters if c not in part_two]
+    missing = [c for c in part_one if c not in table_links(index, "What each chapter checks")]
     assert not missing, (
         f"add a row for {missing} to the table 'What each chapter checks' in docs/index.md "
         "(chapter link | the notes' claim | what the chapter's code shows)"
+    )
+    missing = [c for c in part_two if c not in table_links(index, PART_TWO)]
+    assert not missing, (
+        f"add a row for {missing} to the table '{PART_TWO}' in docs/index.md "
+        "(chapter link | the chapter's question | what the chapter's code shows)"
     )
 
 
@@ -73,3 +100,24 @@ def test_the_checks_can_fail(tmp_path, monkeypatch):
         assert "sampling" in str(error)
     else:
         raise AssertionError("an undocumented module was not caught")
+
+
+def test_part_two_is_read_from_its_own_nav_section_and_table():
+    nav = {
+        "nav": [
+            {"Introduction": "index.md"},
+            {"Scaling laws": [{"Scaling laws": "scaling-laws.md"}, {"x": "solutions/scaling-laws.ipynb"}]},
+            {PART_TWO: [{"Tokens": [{"Tokens": "tokens.md"}, {"Exercises": "solutions/tokens.ipynb"}]}]},
+            {"Appendix": [{"GPUs": "appendix/gpus.md"}]},
+        ]
+    }
+    assert part_two_chapters(nav) == ["tokens.md"]
+    assert part_two_chapters({"nav": nav["nav"][:2]}) == []
+    index = (
+        "## What each chapter checks\n\n| [Scaling laws](scaling-laws.md) | a | b |\n\n"
+        f"## {PART_TWO}\n\n| Chapter | The question | What the chapter's code shows |\n| --- | --- | --- |\n"
+        "| [Tokens](tokens.md#bytes) | q | c |\n\n## Running the examples\n\n| [Not a row](x.md) |\n"
+    )
+    assert table_links(index, "What each chapter checks") == {"scaling-laws.md"}
+    assert table_links(index, PART_TWO) == {"tokens.md"}
+    assert table_links(index.replace(f"## {PART_TWO}", "## Elsewhere"), PART_TWO) == set()
