@@ -97,6 +97,9 @@ def test_console_script_runs():
         (["--gpus", "0", "--hours", "24", "--gpu", "h100"], "--gpus must be a whole number >= 1"),
         (["--gpus", "8", "--hours", "24", "--gpu", "h100", "--mfu", "nan"], r"--mfu must be in (0, 1]"),
         (["--gpus", "8", "--hours", "24"], "--gpus and --gpu go together"),
+        # --mfu has a default, so a bad one is refused even where no hardware flag uses it
+        (["--flops", "1e21", "--mfu", "-3"], r"--mfu must be in (0, 1]"),
+        (["--params", "7e9", "--mfu", "inf"], r"--mfu must be in (0, 1]"),
         (["--flops", "1e21", "--params", "7e9"], "not allowed with argument"),
         (["--flops", "lots"], "invalid float value"),
     ],

@@ -186,6 +186,9 @@ def _run_chinchilla(args: argparse.Namespace) -> int:
 
     if args.flops is None and args.params is None and args.hours is None:
         raise ValueError("give one of --flops, --params or --hours")
+    # --mfu has a default, so it is checked whether or not the hardware flags that use it are given.
+    if not (math.isfinite(args.mfu) and 0 < args.mfu <= 1):
+        raise ValueError(f"--mfu must be in (0, 1], got {args.mfu!r}")
     gpu: str | float | None = args.gpu
     if gpu is not None:
         try:
@@ -199,8 +202,6 @@ def _run_chinchilla(args: argparse.Namespace) -> int:
         if args.gpus < 1:
             raise ValueError(f"--gpus must be a whole number >= 1, got {args.gpus}")
         peak = scaling.peak_flops(gpu)
-        if not 0 < args.mfu <= 1:
-            raise ValueError(f"--mfu must be in (0, 1], got {args.mfu!r}")
     elif args.hours is not None:
         raise ValueError("--hours needs --gpus and --gpu")
 
@@ -296,13 +297,15 @@ def _run_train(args: argparse.Namespace) -> int:
     from llmguide.data import TextData, corpus_data, encode, split_tokens
     from llmguide.device import resolve_device
     from llmguide.model import GPT, GPTConfig
-    from llmguide.train import train
+    from llmguide.train import MAX_SEED, train
+    from llmguide.validate import check_int
 
     # Everything that can be checked is checked before training, so that no time is spent on a run whose
     # result could not be saved.
     with _blame("--out"):
         out = check_checkpoint_path(args.out)
     resolve_device(args.device)
+    check_int("seed", args.seed, minimum=0, maximum=MAX_SEED)  # before torch.manual_seed below sees it
     config = GPTConfig(
         block_size=args.block_size,
         n_layer=args.n_layer,

@@ -36,6 +36,10 @@ from torch import nn
 
 from llmguide.validate import check_bool, check_instance, check_int, check_real
 
+#: The largest `seed` that `train` accepts: each process adds its rank (and the held-out batches add 1) to the
+#: seed, and torch's generators take at most a signed 64-bit integer.
+MAX_SEED = 2**63 - 1 - 2**20
+
 __all__ = ["BatchSource", "History", "lr_at", "train"]
 
 
@@ -96,7 +100,7 @@ def lr_at(step: int, *, lr: float, steps: int, warmup_steps: int, min_lr: float)
     ```
 
     Args:
-        step: the step, in [0, steps).
+        step: the step, `>= 0`; steps at and past `steps` get `min_lr`.
         lr: peak learning rate.
         steps: total number of steps.
         warmup_steps: steps of linear warmup, in [0, steps).
@@ -105,9 +109,11 @@ def lr_at(step: int, *, lr: float, steps: int, warmup_steps: int, min_lr: float)
     Returns:
         The learning rate.
     """
+    step = check_int("step", step, minimum=0)
     if step < warmup_steps:
         return lr * (step + 1) / warmup_steps
-    progress = (step - warmup_steps) / max(1, steps - warmup_steps)
+    # Past the last step the rate stays at `min_lr`: the cosine must not climb back up (progress capped at 1).
+    progress = min(1.0, (step - warmup_steps) / max(1, steps - warmup_steps))
     return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * progress))
 
 
@@ -229,7 +235,7 @@ def train(
         check_real("betas[0]", betas[0], minimum=0, maximum=1, max_open=True),
         check_real("betas[1]", betas[1], minimum=0, maximum=1, max_open=True),
     )
-    seed = check_int("seed", seed, minimum=0, maximum=2**63 - 1 - 2**20)
+    seed = check_int("seed", seed, minimum=0, maximum=MAX_SEED)
     if progress is not None:
         check_bool("progress", progress)
     model_block = getattr(getattr(model, "config", None), "block_size", None)
