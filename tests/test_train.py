@@ -304,7 +304,7 @@ def test_cli_trains_on_a_text_file(tmp_path, cli) -> None:
         (["--block-size", "0"], "--block-size must be an integer >= 1"),
         (["--dropout", "1.5"], "--dropout must be a finite number in [0, 1)"),
         (["--seed", "-1"], "--seed must be an integer in [0, "),
-        (["--seed", str(10**30)], "--seed must be an integer in [0, "),  # not torch's "Overflow when unpacking"
+        (["--seed", str(10**30)], "--seed must be an integer in [0, "),  # not "Overflow when unpacking"
         (["--device", "tpu"], "--device must be one of"),
         (["--text", "/nonexistent/file.txt"], "--text: cannot read"),
         (["--steps", "2.5"], "argument --steps: invalid int value"),
