@@ -21,7 +21,7 @@ from importlib import resources
 
 import torch
 
-from llmguide.validate import check_batch_request, check_instance, check_int, check_real
+from llmguide.validate import check_batch_request, check_instance, check_int, check_real, check_token_ids
 
 VOCAB_SIZE = 256
 """Number of distinct tokens of the byte-level tokenizer: one per byte value."""
@@ -165,6 +165,8 @@ class TextData:
                 raise ValueError(
                     f"{name} holds {tokens.numel()} tokens, fewer than block_size + 1 = {self.block_size + 1}"
                 )
+            # Ids are checked here, once, where they enter: the model checks batches without a host sync.
+            check_token_ids(name, tokens, vocab_size=self.vocab_size, dim=1)
 
     def get_batch(
         self,

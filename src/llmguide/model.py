@@ -479,10 +479,14 @@ class GPT(nn.Module):
             ValueError: `idx` is not 2-D, is empty, is longer than `block_size` or holds an id outside the
                 vocabulary; `targets` has another shape than `idx` or holds an id outside the vocabulary other
                 than `IGNORE_INDEX`.
+            RuntimeError: on an accelerator, an id outside the vocabulary fails when the device is next
+                waited for: the check is queued on the device, so that no training step waits for the host.
         """
-        self._check_idx(idx)
+        # The ids' values are checked without a host sync (on an accelerator the check is queued on the
+        # device): the model runs on every training step, and the ids were checked where they entered.
+        self._check_idx(idx, sync=False)
         if targets is not None:
-            check_targets(targets, idx, self.config.vocab_size)
+            check_targets(targets, idx, self.config.vocab_size, sync=False)
         logits = self.lm_head(self._hidden(idx))
         loss = None
         if targets is not None:
@@ -604,18 +608,21 @@ class GPT(nn.Module):
             cache.advance(idx.size(1))
         return self.transformer.ln_f(x)
 
-    def _check_idx(self, idx: torch.Tensor, any_length: bool = False) -> None:
-        """Raise a clear error unless `idx` is a non-empty (B, T) tensor of ids in the vocabulary."""
+    def _check_idx(self, idx: torch.Tensor, any_length: bool = False, sync: bool = True) -> None:
+        """Raise a clear error unless `idx` is a non-empty (B, T) tensor of ids in the vocabulary.
+
+        `sync=False` checks the ids' values on the device, without a host sync (see `check_token_ids`).
+        """
         if not any_length and isinstance(idx, torch.Tensor) and idx.dim() == 2:
             if idx.size(1) > self.config.block_size:
                 raise ValueError(
                     f"idx has {idx.size(1)} positions, more than block_size={self.config.block_size}; "
                     f"crop it to the last {self.config.block_size} tokens"
                 )
-        check_token_ids("idx", idx, vocab_size=self.config.vocab_size)
+        check_token_ids("idx", idx, vocab_size=self.config.vocab_size, sync=sync)
 
 
-def check_targets(targets: torch.Tensor, idx: torch.Tensor, vocab_size: int) -> None:
+def check_targets(targets: torch.Tensor, idx: torch.Tensor, vocab_size: int, sync: bool = True) -> None:
     """Check a language model's `targets` against its input `idx` (shared by `GPT` and `llmguide.rnn.LSTM`).
 
     For example:
@@ -638,6 +645,8 @@ def check_targets(targets: torch.Tensor, idx: torch.Tensor, vocab_size: int) -> 
             in `[0, vocab_size)` or `IGNORE_INDEX`.
         idx: the model's input token ids.
         vocab_size: the model's vocabulary size.
+        sync: on an accelerator, check the ids' values now (a host sync) or on the device (see
+            `llmguide.validate.check_token_ids`).
 
     Raises:
         TypeError: `targets` is not an int64 or int32 tensor.
@@ -647,4 +656,6 @@ def check_targets(targets: torch.Tensor, idx: torch.Tensor, vocab_size: int) -> 
     integer = isinstance(targets, torch.Tensor) and targets.dtype in (torch.int64, torch.int32)
     if integer and targets.shape != idx.shape:
         raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, got {tuple(targets.shape)}")
-    check_token_ids("targets", targets, vocab_size=vocab_size, dim=idx.dim(), ignore_index=IGNORE_INDEX)
+    check_token_ids(
+        "targets", targets, vocab_size=vocab_size, dim=idx.dim(), ignore_index=IGNORE_INDEX, sync=sync
+    )

@@ -305,12 +305,18 @@ def check_token_ids(
     vocab_size: int,
     dim: int = 2,
     ignore_index: int | None = None,
+    sync: bool = True,
 ) -> None:
     """Check that `ids` is a non-empty int64 or int32 tensor of `dim` axes with every id in `[0, vocab_size)`.
 
     These are the integer types that `torch.nn.Embedding` and the loss accept; other integer types (uint8,
-    int16) are refused here with a message rather than deep inside torch. The range check is one reduction (and
-    one device sync); it is skipped while `torch.compile` traces and on the meta device.
+    int16) are refused here with a message rather than deep inside torch. The type and shape checks read only
+    metadata. The range check is one reduction; it is skipped while `torch.compile` traces and on the meta
+    device. On the CPU it is immediate. On an accelerator, reading its result waits for the device (a host
+    sync), which is right where ids enter (a prompt, a batch from a file) but would stall every training
+    step inside the model: with `sync=False` the check is queued on the device instead
+    (`torch._assert_async`), and a bad id fails the next operation that waits for the device, with this
+    message, as a `RuntimeError`.
 
     Args:
         name: the parameter's name, for the message.
@@ -318,6 +324,7 @@ def check_token_ids(
         vocab_size: ids must be below this.
         dim: number of axes, e.g. 2 for `(batch, positions)`.
         ignore_index: an id outside the vocabulary that is allowed too (the loss skips it), or None.
+        sync: on an accelerator, check the range now (True, a host sync) or on the device (False).
 
     Raises:
         TypeError: `ids` is not a tensor, or not of dtype int64 or int32.
@@ -353,8 +360,13 @@ def check_token_ids(
     bad = (ids < 0) | (ids >= vocab_size)
     if ignore_index is not None:
         bad &= ids != ignore_index
+    others = f" (other than the ignored {ignore_index})" if ignore_index is not None else ""
+    if not sync and ids.device.type != "cpu":
+        torch._assert_async(
+            ~bad.any(), f"{name} holds token ids outside [0, vocab_size={vocab_size}){others}"
+        )
+        return
     if bool(bad.any()):
-        others = f" (other than the ignored {ignore_index})" if ignore_index is not None else ""
         raise ValueError(
             f"{name} holds token ids outside [0, vocab_size={vocab_size}){others}, e.g. {int(ids[bad][0])}"
         )
