@@ -5,11 +5,13 @@ does the work. Heavy imports (torch) happen inside the `_run_` functions, so `ll
 
 Errors are one line on stderr, never a stack trace (set `LLMGUIDE_DEBUG=1` to see one):
 
-- Bad input exits with status 2 and a message naming the flag. The library names its parameters
-  (`n_embd must be ...`); each subcommand declares how its parameters map to its flags (`_TRAIN_FLAGS`, ...),
-  and the message is given with the flags instead (`--n-embd must be ...`). An error that names no parameter
-  but comes from one flag's value (a file that cannot be read or written, a size that cannot be parsed) is
-  blamed on that flag with `_blame`: `--out: cannot write a checkpoint to ...`.
+- Bad input exits with status 2 and a message naming the flag. The library's errors name its parameters
+  (`n_embd must be ...`) and carry their names (`.params`, set by `llmguide.validate.parameter_error`);
+  each flag's `dest` is the parameter it sets, so the message is shown with the flags instead
+  (`--n-embd must be ...`).
+  An error that names no parameter but comes from one flag's value (a file that cannot be read or written,
+  a size that cannot be parsed) is blamed on that flag with `_blame`: `--out: cannot write a checkpoint to
+  ...`.
 - A run that fails after its input was accepted (training diverged, the machine ran out of memory) exits
   with status 1.
 """
@@ -50,9 +52,22 @@ def _blame(flag: str) -> Iterator[None]:
         raise _Blamed(flag, error) from error
 
 
-def _with_flags(message: str, flags: dict[str, str]) -> str:
-    """`message` with every parameter name of `flags` (a whole word, not quoted) replaced by its flag."""
-    for name in sorted(flags, key=len, reverse=True):
+def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Each parameter a subcommand's flags set, and its flag: `{"n_embd": "--n-embd", "text": "--prompt"}`.
+
+    A flag's `dest` is the name of the library parameter it sets, so the parser alone says which flag stands
+    for which parameter; a positional argument stands for itself.
+    """
+    return {
+        action.dest: next((o for o in action.option_strings if o.startswith("--")), action.dest)
+        for action in parser._actions
+        if action.dest != "help"
+    }
+
+
+def _with_flags(message: str, params: Sequence[str], flags: dict[str, str]) -> str:
+    """`message` with each of `params` that a flag sets, as a whole unquoted word, shown as its flag."""
+    for name in sorted((p for p in params if p in flags), key=len, reverse=True):
         message = re.sub(rf"(?<![\w'\".-]){re.escape(name)}(?![\w'\"])", flags[name], message)
     return message
 
@@ -64,10 +79,10 @@ def _explain(error: Exception, flags: dict[str, str]) -> tuple[int, str]:
         flag, error = error.flag, error.error
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     message = lines[0] if lines else type(error).__name__
+    # llmguide's errors about arguments carry the parameters they name (`llmguide.validate.parameter_error`)
+    message = _with_flags(message, getattr(error, "params", ()), flags)
     ours = isinstance(error, (ValueError, TypeError, FloatingPointError))
-    if ours:  # llmguide's messages name parameters; others (the system's, torch's) are left as they are
-        message = _with_flags(message, flags)
-    elif not isinstance(error, OSError):
+    if not ours and not isinstance(error, OSError):
         message = f"{type(error).__name__}: {message}"  # unexpected: say what kind of error it was
     if flag is not None and (not ours or not any(f in message for f in (flag, *flags.values()))):
         message = f"{flag}: {message}"
@@ -149,9 +164,12 @@ def _add_chinchilla(sub: argparse._SubParsersAction) -> None:
         "each fitted Chinchilla loss, side by side. Give exactly one of --flops, --params or --hours.",
     )
     what = p.add_mutually_exclusive_group()
-    what.add_argument("--flops", type=float, help="training budget in FLOPs, e.g. 1e21")
+    what.add_argument("--flops", dest="compute_flops", type=float, help="training budget in FLOPs, e.g. 1e21")
     what.add_argument(
-        "--params", type=float, help="model size in parameters, e.g. 7e9: tokens and FLOPs to match"
+        "--params",
+        dest="n_params",
+        type=float,
+        help="model size in parameters, e.g. 7e9: tokens and FLOPs to match",
     )
     what.add_argument(
         "--hours", type=float, help="training time in hours; the budget comes from the hardware flags"
@@ -161,17 +179,7 @@ def _add_chinchilla(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--gpu", help="accelerator name (h100, a100, ...) or its peak FLOP/s, e.g. 989e12")
     p.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilisation in (0, 1] (default 0.4)")
-    p.set_defaults(handler=_run_chinchilla, flags=_CHINCHILLA_FLAGS)
-
-
-_CHINCHILLA_FLAGS = {
-    "compute_flops": "--flops",
-    "n_params": "--params",
-    "hours": "--hours",
-    "gpus": "--gpus",
-    "gpu": "--gpu",
-    "mfu": "--mfu",
-}
+    p.set_defaults(handler=_run_chinchilla, flags=_flags(p))
 
 
 def _run_chinchilla(args: argparse.Namespace) -> int:
@@ -184,7 +192,7 @@ def _run_chinchilla(args: argparse.Namespace) -> int:
             raise ValueError(f"{flag} must be a finite number > 0, got {value!r}")
         return value
 
-    if args.flops is None and args.params is None and args.hours is None:
+    if args.compute_flops is None and args.n_params is None and args.hours is None:
         raise ValueError("give one of --flops, --params or --hours")
     # --mfu has a default, so it is checked whether or not the hardware flags that use it are given.
     if not (math.isfinite(args.mfu) and 0 < args.mfu <= 1):
@@ -213,16 +221,16 @@ def _run_chinchilla(args: argparse.Namespace) -> int:
             f"Budget: {args.gpus} x {gpu if isinstance(gpu, str) else 'GPU'} ({peak / 1e12:.0f} TFLOP/s peak) "
             f"for {args.hours:g} h at {args.mfu:.0%} MFU = {budget:.2e} FLOPs"
         )
-    elif args.flops is not None:
-        budget = positive("--flops", args.flops)
+    elif args.compute_flops is not None:
+        budget = positive("--flops", args.compute_flops)
         intro = f"Budget: {budget:.2e} FLOPs"
     else:
-        n_params = positive("--params", args.params)
+        n_params = positive("--params", args.n_params)
         intro = f"Model: {n_params:.2e} parameters"
 
     timed = hardware and args.hours is None
     # every row is computed before anything is printed (an error leaves no half table), the allocations first
-    if args.params is None:
+    if args.n_params is None:
         allocations = {method: scaling.compute_optimal(budget, method=method) for method in scaling.METHODS}
     else:
         allocations = {
@@ -269,21 +277,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dropout", type=float, default=0.0, help="dropout probability in [0, 1) (default 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and the batches (default 0)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
-    p.set_defaults(handler=_run_train, flags=_TRAIN_FLAGS)
-
-
-_TRAIN_FLAGS = {
-    "block_size": "--block-size",
-    "n_layer": "--n-layer",
-    "n_head": "--n-head",
-    "n_embd": "--n-embd",
-    "dropout": "--dropout",
-    "steps": "--steps",
-    "batch_size": "--batch-size",
-    "lr": "--lr",
-    "seed": "--seed",
-    "device": "--device",
-}
+    p.set_defaults(handler=_run_train, flags=_flags(p))
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -371,7 +365,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         "encode the prompt as UTF-8 bytes, sample new tokens and print the prompt with its continuation.",
     )
     p.add_argument("--checkpoint", required=True, help="path of the checkpoint file")
-    p.add_argument("--prompt", required=True, help="text to continue (at least one character)")
+    p.add_argument("--prompt", dest="text", required=True, help="text to continue (at least one character)")
     p.add_argument("--max-new-tokens", type=int, default=200, help="new tokens (bytes) to add (default 200)")
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature >= 0; 0 is greedy")
     p.add_argument("--top-k", type=int, help="sample among the k most likely tokens only")
@@ -379,19 +373,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-p", type=float, help="keep tokens with probability >= p times the top one")
     p.add_argument("--seed", type=int, help="seed for reproducible sampling (default: random)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
-    p.set_defaults(handler=_run_generate, flags=_GENERATE_FLAGS)
-
-
-_GENERATE_FLAGS = {
-    "max_new_tokens": "--max-new-tokens",
-    "temperature": "--temperature",
-    "top_k": "--top-k",
-    "top_p": "--top-p",
-    "min_p": "--min-p",
-    "seed": "--seed",
-    "device": "--device",
-    "text": "--prompt",
-}
+    p.set_defaults(handler=_run_generate, flags=_flags(p))
 
 
 def _run_generate(args: argparse.Namespace) -> int:
@@ -404,9 +386,9 @@ def _run_generate(args: argparse.Namespace) -> int:
     from llmguide.validate import check_int
 
     # the flags first, then the file: a mistyped flag is reported without loading anything
-    if not args.prompt:
+    if not args.text:
         raise ValueError("--prompt must hold at least one character")
-    ids = encode(args.prompt)
+    ids = encode(args.text)
     check_int("max_new_tokens", args.max_new_tokens, minimum=0)
     check_sample_args(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p)
     if args.seed is not None:
@@ -467,8 +449,10 @@ def _add_memory(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--checkpointing", action="store_true", help="activation checkpointing (recompute)")
     t.add_argument("--flash-attention", action="store_true", help="attention kernel stores no score matrix")
     t.add_argument("--no-dropout", action="store_true", help="the model trains without dropout (no masks)")
-    t.add_argument("--gpus", type=int, default=1, help="data-parallel GPUs (default 1)")
-    t.add_argument("--zero", type=int, default=0, help="ZeRO stage 0-3 (3 = FSDP full sharding)")
+    t.add_argument("--gpus", dest="n_gpus", type=int, default=1, help="data-parallel GPUs (default 1)")
+    t.add_argument(
+        "--zero", dest="zero_stage", type=int, default=0, help="ZeRO stage 0-3 (3 = FSDP full sharding)"
+    )
     t.add_argument(
         "--tensor-parallel",
         type=int,
@@ -483,38 +467,17 @@ def _add_memory(sub: argparse._SubParsersAction) -> None:
     c = p.add_argument_group("custom model (instead of a preset)")
     c.add_argument("--params", help="parameter count alone, e.g. 7e9 (sizes weights and optimizer only)")
     c.add_argument("--arch", default="llama", help="gpt2 or llama (default llama)")
-    c.add_argument("--layers", type=int, help="transformer blocks")
-    c.add_argument("--hidden", type=int, help="model width")
-    c.add_argument("--heads", type=int, help="attention (query) heads")
-    c.add_argument("--kv-heads", type=int, help="key/value heads (default: --heads)")
-    c.add_argument("--vocab", type=int, help="vocabulary size")
-    c.add_argument("--intermediate", type=int, help="MLP hidden width (needed for llama)")
-    c.add_argument("--context", type=int, help="context length (default: --seq-len)")
+    c.add_argument("--layers", dest="n_layer", type=int, help="transformer blocks")
+    c.add_argument("--hidden", dest="n_embd", type=int, help="model width")
+    c.add_argument("--heads", dest="n_head", type=int, help="attention (query) heads")
+    c.add_argument("--kv-heads", dest="n_kv_head", type=int, help="key/value heads (default: --heads)")
+    c.add_argument("--vocab", dest="vocab_size", type=int, help="vocabulary size")
+    c.add_argument(
+        "--intermediate", dest="intermediate_size", type=int, help="MLP hidden width (needed for llama)"
+    )
+    c.add_argument("--context", dest="context_length", type=int, help="context length (default: --seq-len)")
     c.add_argument("--tied", action="store_true", help="the output head reuses the token embedding")
-    p.set_defaults(handler=_run_memory, flags=_MEMORY_FLAGS)
-
-
-_MEMORY_FLAGS = {
-    "model": "model",  # the positional argument: messages such as "unknown model 'x'" already name it
-    "dtype": "--dtype",
-    "batch_size": "--batch-size",
-    "seq_len": "--seq-len",
-    "gpu_memory": "--gpu-memory",
-    "precision": "--precision",
-    "optimizer": "--optimizer",
-    "n_gpus": "--gpus",
-    "zero_stage": "--zero",
-    "tensor_parallel": "--tensor-parallel",
-    "embedding_dtype": "--embedding-dtype",
-    "arch": "--arch",
-    "n_layer": "--layers",
-    "n_embd": "--hidden",
-    "n_head": "--heads",
-    "n_kv_head": "--kv-heads",
-    "vocab_size": "--vocab",
-    "intermediate_size": "--intermediate",
-    "context_length": "--context",
-}
+    p.set_defaults(handler=_run_memory, flags=_flags(p))
 
 
 def _memory_model(args: argparse.Namespace) -> tuple[object, str]:
@@ -523,7 +486,12 @@ def _memory_model(args: argparse.Namespace) -> tuple[object, str]:
 
     from llmguide import sizing
 
-    shape = {"--layers": args.layers, "--hidden": args.hidden, "--heads": args.heads, "--vocab": args.vocab}
+    shape = {
+        "--layers": args.n_layer,
+        "--hidden": args.n_embd,
+        "--heads": args.n_head,
+        "--vocab": args.vocab_size,
+    }
     given = [name for name, flag in (("a preset", args.model), ("--params", args.params)) if flag is not None]
     if any(v is not None for v in shape.values()):
         given.append("shape flags")
@@ -547,19 +515,19 @@ def _memory_model(args: argparse.Namespace) -> tuple[object, str]:
     missing = [name for name, value in shape.items() if value is None]
     if missing:
         raise ValueError(f"a custom shape needs {', '.join(missing)}")
-    context = args.context if args.context is not None else args.seq_len
+    context = args.context_length if args.context_length is not None else args.seq_len
     if context is None:
         raise ValueError("a custom shape needs --context or --seq-len")
     spec = sizing.ModelSpec(
         name="custom",
         arch=args.arch,
-        n_layer=args.layers,
-        n_embd=args.hidden,
-        n_head=args.heads,
-        n_kv_head=args.kv_heads,
-        vocab_size=args.vocab,
+        n_layer=args.n_layer,
+        n_embd=args.n_embd,
+        n_head=args.n_head,
+        n_kv_head=args.n_kv_head,
+        vocab_size=args.vocab_size,
         context_length=context,
-        intermediate_size=args.intermediate,
+        intermediate_size=args.intermediate_size,
         tied_embeddings=True if args.tied else None,
     )
     return spec, f"custom {args.arch}-style model: {sizing.param_count(spec):,} parameters"
@@ -608,11 +576,11 @@ def _run_memory(args: argparse.Namespace) -> int:
         activation_checkpointing=args.checkpointing,
         flash_attention=args.flash_attention,
         dropout=not args.no_dropout,
-        zero_stage=args.zero,
+        zero_stage=args.zero_stage,
         tensor_parallel=args.tensor_parallel,
         sequence_parallel=args.sequence_parallel,
     )
-    mem = sizing.training_memory(model, n_gpus=args.gpus, **options)
+    mem = sizing.training_memory(model, n_gpus=args.n_gpus, **options)
     extras = [
         s
         for s, on in (
@@ -625,13 +593,13 @@ def _run_memory(args: argparse.Namespace) -> int:
         if on
     ]
     replicas = (
-        f"{args.gpus} GPU(s)"
+        f"{args.n_gpus} GPU(s)"
         if args.tensor_parallel == 1
-        else f"{args.gpus} replica(s) x {args.tensor_parallel} GPUs"
+        else f"{args.n_gpus} replica(s) x {args.tensor_parallel} GPUs"
     )
     title = (
         f"Training per GPU: {args.precision} precision, {args.optimizer}, {tokens}"
-        f"{''.join(', ' + e for e in extras)}, ZeRO stage {args.zero} on {replicas}"
+        f"{''.join(', ' + e for e in extras)}, ZeRO stage {args.zero_stage} on {replicas}"
     )
     print(mem.table(title))
     if gpu is not None:
@@ -640,7 +608,7 @@ def _run_memory(args: argparse.Namespace) -> int:
         try:
             need = sizing.gpus_needed(model, gpu_memory=gpu, **options)
             print(
-                f"smallest number of {sizing.format_bytes(gpu, 'GB')} GPUs at ZeRO stage {args.zero}: {need}"
+                f"smallest number of {sizing.format_bytes(gpu, 'GB')} GPUs at ZeRO stage {args.zero_stage}: {need}"
             )
         except ValueError as exc:
             print(exc)

@@ -34,7 +34,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmguide.sampling import check_sample_args, sample
-from llmguide.validate import check_bool, check_instance, check_int, check_real, check_token_ids
+from llmguide.validate import (
+    check_bool,
+    check_instance,
+    check_int,
+    check_real,
+    check_token_ids,
+    parameter_error,
+)
 
 __all__ = [
     "GPT",
@@ -97,8 +104,10 @@ class GPTConfig:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             check_int(name, getattr(self, name), minimum=1)
         if self.n_embd % self.n_head != 0:
-            raise ValueError(
-                f"n_embd must be divisible by n_head, got n_embd={self.n_embd} and n_head={self.n_head}"
+            raise parameter_error(
+                ValueError,
+                f"n_embd must be divisible by n_head, got n_embd={self.n_embd} and n_head={self.n_head}",
+                ("n_embd", "n_head"),
             )
         check_real("dropout", self.dropout, minimum=0, maximum=1, max_open=True)
         check_bool("bias", self.bias)

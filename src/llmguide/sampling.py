@@ -30,7 +30,13 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from llmguide.validate import check_choice, check_instance, check_int, check_real
+from llmguide.validate import (
+    check_choice,
+    check_instance,
+    check_int,
+    check_real,
+    parameter_error,
+)
 
 __all__ = [
     "ORDERS",
@@ -123,7 +129,9 @@ def _check_temperature(temperature: float, *, allow_zero: bool) -> float:
         return check_real("temperature", temperature, minimum=0, min_open=not allow_zero)
     except ValueError:
         hint = "; for greedy decoding use sample(..., temperature=0)" if temperature == 0 else ""
-        raise ValueError(f"temperature must be finite and in {allowed}, got {temperature}{hint}") from None
+        raise parameter_error(
+            ValueError, f"temperature must be finite and in {allowed}, got {temperature}{hint}", "temperature"
+        ) from None
 
 
 def _check_top_k(k: int) -> int:
@@ -135,7 +143,7 @@ def _check_fraction(p: float, name: str, *, zero_allowed: bool) -> float:
     try:
         return check_real(name, p, minimum=0, maximum=1, min_open=not zero_allowed)
     except ValueError:
-        raise ValueError(f"{name} must be in {allowed}, got {p}") from None
+        raise parameter_error(ValueError, f"{name} must be in {allowed}, got {p}", name) from None
 
 
 def _check_generator(generator: torch.Generator | None, device: torch.device) -> None:
@@ -145,9 +153,11 @@ def _check_generator(generator: torch.Generator | None, device: torch.device) ->
     g = generator.device
     same = g.type == device.type and (g.index is None or device.index is None or g.index == device.index)
     if not same:
-        raise ValueError(
+        raise parameter_error(
+            ValueError,
             f"generator is on device {g} but logits are on {device}; "
-            f"create it with torch.Generator(device=logits.device)"
+            f"create it with torch.Generator(device=logits.device)",
+            "generator",
         )
 
 
@@ -167,9 +177,11 @@ def _scaled(x: torch.Tensor, m: torch.Tensor, temperature: float) -> torch.Tenso
     info = torch.finfo(x.dtype)
     if not info.tiny <= temperature <= info.max:
         if x.device.type == "mps":
-            raise ValueError(
+            raise parameter_error(
+                ValueError,
                 f"temperature must be in [{info.tiny:.3g}, {info.max:.3g}] on MPS (no float64 there), "
-                f"got {temperature}; use temperature=0 for greedy decoding"
+                f"got {temperature}; use temperature=0 for greedy decoding",
+                "temperature",
             )
         return (shifted.double() / temperature).to(x.dtype)
     return shifted if temperature == 1 else shifted / temperature

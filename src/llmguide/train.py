@@ -34,13 +34,20 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from llmguide.validate import check_bool, check_instance, check_int, check_real
+from llmguide.validate import (
+    check_bool,
+    check_instance,
+    check_int,
+    check_real,
+    parameter_error,
+)
 
 #: The largest `seed` that `train` accepts: each process adds its rank (and the held-out batches add 1) to the
 #: seed, and torch's generators take at most a signed 64-bit integer.
 MAX_SEED = 2**63 - 1 - 2**20
 
-__all__ = ["BatchSource", "History", "lr_at", "train"]
+
+__all__ = ["MAX_SEED", "BatchSource", "History", "lr_at", "train"]
 
 
 class BatchSource(Protocol):
@@ -241,16 +248,20 @@ def train(
     model_block = getattr(getattr(model, "config", None), "block_size", None)
     data_block = getattr(data, "block_size", None)
     if model_block is not None and data_block is not None and data_block > model_block:
-        raise ValueError(
-            f"the data's block_size={data_block} is longer than the model's block_size={model_block}"
+        raise parameter_error(
+            ValueError,
+            f"the data's block_size={data_block} is longer than the model's block_size={model_block}",
+            "block_size",
         )
 
     from llmguide.device import autocast, make_grad_scaler, resolve_device
 
     world_size, rank, local_rank = _world()
     if batch_size % world_size != 0:
-        raise ValueError(
-            f"batch_size={batch_size} must be divisible by the number of processes ({world_size})"
+        raise parameter_error(
+            ValueError,
+            f"batch_size={batch_size} must be divisible by the number of processes ({world_size})",
+            "batch_size",
         )
     device = resolve_device(device)
     if world_size > 1 and device.type == "cuda":
@@ -303,9 +314,11 @@ def train(
         value = float(mean_over_processes(total / eval_batches))
         if not math.isfinite(value):
             done = history.val_steps[-1]
-            raise FloatingPointError(
+            raise parameter_error(
+                FloatingPointError,
                 f"the validation loss is {value} after {done} of {steps} steps: training diverged; "
-                f"try a lower lr than {lr:g}"
+                f"try a lower lr than {lr:g}",
+                "lr",
             )
         return value
 
@@ -333,10 +346,12 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             losses[step] = mean_over_processes(loss.detach().float())
             if not bool(torch.isfinite(losses[step])):  # the same on every process: the mean over all
-                raise FloatingPointError(
+                raise parameter_error(
+                    FloatingPointError,
                     f"the training loss is {float(losses[step])} at step {step + 1} of {steps}: training "
                     f"diverged; try a lower lr than {lr:g}"
-                    + ("" if grad_clip is not None else ", or clip the gradients (grad_clip)")
+                    + ("" if grad_clip is not None else ", or clip the gradients (grad_clip)"),
+                    ("lr", "grad_clip"),
                 )
             history.lr.append(rate)
             history.tokens_seen += x.numel() * world_size
