@@ -377,3 +377,22 @@ def test_cli_a_failed_save_leaves_no_partial_file(tmp_path, cli, monkeypatch: py
     assert result.status != 0
     assert "No space left on device" in result.fails_naming("--out")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_device_is_resolved_once_per_run_not_once_per_step(data: TextData, monkeypatch) -> None:
+    import llmguide.device
+
+    calls = []
+    real = llmguide.device.resolve_device
+
+    def counting(device: object = None) -> torch.device:
+        calls.append(device)
+        return real(device)
+
+    monkeypatch.setattr(llmguide.device, "resolve_device", counting)
+    counts = []
+    for steps in (2, 6):
+        calls.clear()
+        train(_gpt(), data, steps=steps, batch_size=2, lr=1e-3, device="cpu")
+        counts.append(len(calls))
+    assert counts[0] == counts[1], counts  # a few while setting up (train, precision, scaler), none per step

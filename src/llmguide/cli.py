@@ -298,7 +298,7 @@ def _run_train(args: argparse.Namespace) -> int:
     # result could not be saved.
     with _blame("--out"):
         out = check_checkpoint_path(args.out)
-    resolve_device(args.device)
+    device = resolve_device(args.device)  # the one place the flag is resolved; train gets the device
     check_int("seed", args.seed, minimum=0, maximum=MAX_SEED)  # before torch.manual_seed below sees it
     config = GPTConfig(
         block_size=args.block_size,
@@ -338,7 +338,7 @@ def _run_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
-        device=args.device,
+        device=device,
     )
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, the first process reports and saves
         return 0

@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -254,7 +255,7 @@ def train(
             "block_size",
         )
 
-    from llmguide.device import autocast, make_grad_scaler, resolve_device
+    from llmguide.device import autocast_dtype, make_grad_scaler, resolve_device
 
     world_size, rank, local_rank = _world()
     if batch_size % world_size != 0:
@@ -263,10 +264,18 @@ def train(
             f"batch_size={batch_size} must be divisible by the number of processes ({world_size})",
             "batch_size",
         )
-    device = resolve_device(device)
+    device = resolve_device(device)  # resolved once, here: everything below uses this torch.device
     if world_size > 1 and device.type == "cuda":
         device = torch.device("cuda", local_rank)  # one GPU per process
         torch.cuda.set_device(device)
+    amp_dtype = autocast_dtype(device)  # the step's mixed precision, decided once (None: float32)
+
+    def autocast() -> contextlib.AbstractContextManager[object]:
+        """The forward pass's mixed precision on `device` (see `llmguide.device.autocast`)."""
+        if amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=amp_dtype)
+
     local = batch_size // world_size
     rows = slice(rank * local, (rank + 1) * local)
 
@@ -307,7 +316,7 @@ def train(
         total = torch.zeros((), device=device)
         for _ in range(eval_batches):
             x, y = batch("val", generator)
-            with autocast(device):
+            with autocast():
                 _, loss = model(x, y)
             total += loss.float()
         model.train()
@@ -335,7 +344,7 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = rate
             x, y = batch("train", generator)
-            with autocast(device):
+            with autocast():
                 _, loss = net(x, y)
             scaler.scale(loss).backward()
             if grad_clip is not None:
