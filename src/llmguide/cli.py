@@ -397,6 +397,7 @@ def _run_generate(args: argparse.Namespace) -> int:
     from llmguide.checkpoint import load_checkpoint
     from llmguide.data import VOCAB_SIZE, decode, encode
     from llmguide.device import resolve_device
+    from llmguide.generation import generate
     from llmguide.sampling import check_sample_args
     from llmguide.validate import check_int
 
@@ -419,7 +420,8 @@ def _run_generate(args: argparse.Namespace) -> int:
     generator = None
     if args.seed is not None:
         generator = torch.Generator(device=device).manual_seed(args.seed)
-    out = model.generate(
+    out = generate(
+        model,
         torch.tensor([ids], device=device),
         args.max_new_tokens,
         temperature=args.temperature,
