@@ -24,6 +24,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from llmguide import __version__
 
@@ -33,6 +34,27 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    # Every flag is recorded as it is added, with the parameter it sets (its dest): see `_flags`.
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        return self._record(super().add_argument(*args, **kwargs))
+
+    def add_argument_group(self, *args: Any, **kwargs: Any) -> Any:
+        return self._recording(super().add_argument_group(*args, **kwargs))
+
+    def add_mutually_exclusive_group(self, *args: Any, **kwargs: Any) -> Any:
+        return self._recording(super().add_mutually_exclusive_group(*args, **kwargs))
+
+    def _record(self, action: argparse.Action) -> argparse.Action:
+        if action.dest != "help":
+            flag = next((o for o in action.option_strings if o.startswith("--")), action.dest)
+            self.flags = {**getattr(self, "flags", {}), action.dest: flag}
+        return action
+
+    def _recording(self, group: Any) -> Any:
+        add = group.add_argument
+        group.add_argument = lambda *args, **kwargs: self._record(add(*args, **kwargs))
+        return group
 
 
 class _Blamed(Exception):
@@ -56,13 +78,9 @@ def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
     """Each parameter a subcommand's flags set, and its flag: `{"n_embd": "--n-embd", "text": "--prompt"}`.
 
     A flag's `dest` is the name of the library parameter it sets, so the parser alone says which flag stands
-    for which parameter; a positional argument stands for itself.
+    for which parameter (`_Parser` records them as they are added); a positional argument stands for itself.
     """
-    return {
-        action.dest: next((o for o in action.option_strings if o.startswith("--")), action.dest)
-        for action in parser._actions
-        if action.dest != "help"
-    }
+    return dict(getattr(parser, "flags", {}))
 
 
 def _with_flags(message: str, params: Sequence[str], flags: dict[str, str]) -> str:
@@ -382,6 +400,7 @@ def _run_generate(args: argparse.Namespace) -> int:
     from llmguide.checkpoint import load_checkpoint
     from llmguide.data import VOCAB_SIZE, decode, encode
     from llmguide.device import resolve_device
+    from llmguide.generation import generate
     from llmguide.sampling import check_sample_args
     from llmguide.validate import check_int
 
@@ -404,7 +423,8 @@ def _run_generate(args: argparse.Namespace) -> int:
     generator = None
     if args.seed is not None:
         generator = torch.Generator(device=device).manual_seed(args.seed)
-    out = model.generate(
+    out = generate(
+        model,
         torch.tensor([ids], device=device),
         args.max_new_tokens,
         temperature=args.temperature,

@@ -14,7 +14,7 @@ those scores into a choice:
 - `beam_search(next_logits, prompt, max_new_tokens, beam_width)`: the most probable continuation that a
   beam of `beam_width` partial sequences finds, the deterministic alternative to sampling.
 - `check_sample_args(...)`: the checks `sample` makes of its options, without logits, for code that samples
-  in a loop and wants a bad option refused before the first step (`llmguide.model.GPT.generate`).
+  in a loop and wants a bad option refused before the first step (`llmguide.generation.generate`).
 
 Every function takes logits of any shape `(..., vocab)` (the vocabulary is the last axis; `softmax` takes
 `dim=`), as a `torch.Tensor` on any device (CPU, CUDA, MPS) or a NumPy array (the result then comes back as
