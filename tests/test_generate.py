@@ -289,3 +289,23 @@ def test_cached_equals_uncached_on_cuda_under_autocast() -> None:
         for c in (True, False)
     ]
     assert torch.equal(runs[0], runs[1])
+
+
+def test_sampling_options_are_checked_once_per_call_not_once_per_token(monkeypatch) -> None:
+    import llmguide.sampling
+
+    calls = []
+    real = llmguide.sampling._check_temperature
+
+    def counting(temperature: float, *, allow_zero: bool) -> float:
+        calls.append(temperature)
+        return real(temperature, allow_zero=allow_zero)
+
+    monkeypatch.setattr(llmguide.sampling, "_check_temperature", counting)
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(block_size=8, n_layer=1, n_head=1, n_embd=8))
+    prompt = torch.tensor([[1, 2]])
+    for n in (1, 12):  # past block_size too, where the loop refills the cache
+        calls.clear()
+        generate(model, prompt, n, temperature=0.8, generator=torch.Generator().manual_seed(0))
+        assert calls == [0.8], (n, calls)

@@ -508,8 +508,16 @@ def generate_fast(
         ValueError: as `llmguide.generation.check_generate_args`; `mode` is unknown, or `"graph"` off CUDA;
             `cache` has the wrong shape, dtype or device.
     """
-    options = dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, generator=generator)
-    check_generate_args(model, idx, max_new_tokens, **options)
+    options = check_generate_args(
+        model,
+        idx,
+        max_new_tokens,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        min_p=min_p,
+        generator=generator,
+    )
     mode = check_choice("mode", mode, MODES)
     if mode == "auto":
         mode = "graph" if idx.is_cuda else "eager"
@@ -534,7 +542,7 @@ def generate_fast(
             made.append(_make_step(model, cache, mode, tokens))
         return made[0](tokens)
 
-    return decode_loop(model, idx, max_new_tokens, sampler(**options), cache, step)
+    return decode_loop(model, idx, max_new_tokens, sampler(options, generator), cache, step)
 
 
 def _check_reused_cache(model: GPT, cache: StaticKVCache, idx: torch.Tensor, needed: int) -> None:

@@ -43,7 +43,7 @@ from collections.abc import Callable
 import torch
 
 from llmguide.model import GPT, Cache, KVCache
-from llmguide.sampling import check_sample_args, sample
+from llmguide.sampling import SamplingOptions, check_generator
 from llmguide.validate import check_bool, check_instance, check_int, check_token_ids
 
 __all__ = ["check_generate_args", "decode_loop", "generate", "sampler"]
@@ -59,8 +59,11 @@ def check_generate_args(
     top_p: float | None = None,
     min_p: float | None = None,
     generator: torch.Generator | None = None,
-) -> None:
+) -> SamplingOptions:
     """The checks every generation path makes, before the first token (even when `max_new_tokens` is 0).
+
+    The sampling options come back as one checked `SamplingOptions`, which the loop draws with at every
+    step (`sampler`): they are checked once per call, not once per token.
 
     For example, the same mistake is the same error on every path:
 
@@ -88,6 +91,9 @@ def check_generate_args(
         min_p: keep the tokens whose probability is `>= min_p` times the largest.
         generator: a `torch.Generator` on the model's device, or None.
 
+    Returns:
+        The sampling options, checked.
+
     Raises:
         TypeError: `model` is not a `GPT`; `idx` is not an int64 or int32 tensor; `max_new_tokens` is not an
             integer; a sampling argument has the wrong type.
@@ -97,39 +103,23 @@ def check_generate_args(
     check_instance("model", model, GPT, "a llmguide.model.GPT")
     check_token_ids("idx", idx, vocab_size=model.config.vocab_size)
     check_int("max_new_tokens", max_new_tokens, minimum=0)
-    check_sample_args(
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        min_p=min_p,
-        generator=generator,
-        device=model.lm_head.weight.device,
-    )
+    check_generator(generator, model.lm_head.weight.device)
+    return SamplingOptions(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p)
 
 
 def sampler(
-    *,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    min_p: float | None = None,
-    generator: torch.Generator | None = None,
+    options: SamplingOptions, generator: torch.Generator | None = None
 ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """`llmguide.sampling.sample` with these options fixed: `draw(logits) -> ids`, for `decode_loop`.
+    """`options.draw` with `generator` fixed: `draw(logits) -> ids`, for `decode_loop`.
 
     Args:
-        temperature: as `sample`.
-        top_k: as `sample`.
-        top_p: as `sample`.
-        min_p: as `sample`.
-        generator: as `sample`.
+        options: the checked sampling options (from `check_generate_args`).
+        generator: a `torch.Generator` on the logits' device, or None.
 
     Returns:
         A function from logits `(B, vocab_size)` to token ids `(B,)`.
     """
-    return functools.partial(
-        sample, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, generator=generator
-    )
+    return functools.partial(options.draw, generator=generator)
 
 
 def decode_loop(
@@ -247,8 +237,16 @@ def generate(
         TypeError: as `check_generate_args`; `use_cache` is not a bool.
         ValueError: as `check_generate_args`. Everything is checked before the first token.
     """
-    options = dict(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, generator=generator)
-    check_generate_args(model, idx, max_new_tokens, **options)
+    options = check_generate_args(
+        model,
+        idx,
+        max_new_tokens,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        min_p=min_p,
+        generator=generator,
+    )
     check_bool("use_cache", use_cache)
     cache = KVCache(model.config.n_layer, model.config.block_size) if use_cache else None
-    return decode_loop(model, idx, max_new_tokens, sampler(**options), cache)
+    return decode_loop(model, idx, max_new_tokens, sampler(options, generator), cache)
