@@ -464,6 +464,12 @@ def _add_memory(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--checkpointing", action="store_true", help="activation checkpointing (recompute)")
     t.add_argument("--flash-attention", action="store_true", help="attention kernel stores no score matrix")
     t.add_argument("--no-dropout", action="store_true", help="the model trains without dropout (no masks)")
+    t.add_argument(
+        "--loss",
+        default="cross_entropy",
+        help="what the output layer and loss keep: cross_entropy (fp32 logits and log-softmax, the default), "
+        "logits (fp32 logits only), chunked (chunked/fused cross-entropy), excluded (blocks only)",
+    )
     t.add_argument("--gpus", type=int, default=1, help="data-parallel GPUs (default 1)")
     t.add_argument("--zero", type=int, default=0, help="ZeRO stage 0-3 (3 = FSDP full sharding)")
     t.add_argument(
@@ -502,6 +508,7 @@ _MEMORY_FLAGS = {
     "n_gpus": "--gpus",
     "zero_stage": "--zero",
     "tensor_parallel": "--tensor-parallel",
+    "loss": "--loss",
     "embedding_dtype": "--embedding-dtype",
     "arch": "--arch",
     "n_layer": "--layers",
@@ -608,6 +615,7 @@ def _run_memory(args: argparse.Namespace) -> int:
         zero_stage=args.zero,
         tensor_parallel=args.tensor_parallel,
         sequence_parallel=args.sequence_parallel,
+        loss=args.loss,
     )
     mem = sizing.training_memory(model, n_gpus=args.gpus, **options)
     extras = [
@@ -618,6 +626,7 @@ def _run_memory(args: argparse.Namespace) -> int:
             ("no dropout", args.no_dropout),
             (f"tensor parallel {args.tensor_parallel}", args.tensor_parallel != 1),
             ("sequence parallel", args.sequence_parallel),
+            (f"loss {args.loss}", args.loss != "cross_entropy"),
         )
         if on
     ]

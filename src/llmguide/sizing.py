@@ -31,6 +31,7 @@ from llmguide.validate import check_bool, check_choice, check_instance, check_in
 
 __all__ = [
     "BYTES_PER_PARAM",
+    "LOSSES",
     "MODELS",
     "NF4_BYTES_PER_PARAM",
     "OPTIMIZERS",
@@ -69,6 +70,17 @@ BYTES_PER_PARAM: dict[str, float] = {
 #: arXiv:2305.14314, section 3): 4 bits per weight, one 8-bit scale per block of 64 weights, and one 32-bit
 #: scale per 256 of those scales, `4 + 8/64 + 32/(64*256)` = 4.127 bits.
 NF4_BYTES_PER_PARAM: Fraction = Fraction(4 * 64 * 256 + 8 * 256 + 32, 64 * 256 * 8)
+
+#: What the output layer and the loss keep for the backward pass, beyond the final norm's and the output
+#: projection's inputs, in bytes per token and vocabulary entry (see `activation_bytes`):
+#: `"cross_entropy"`: PyTorch's `F.cross_entropy` on fp32 logits, which the caller holds while its
+#: `log_softmax` saves an fp32 output of the same size (4 + 4); `"logits"`: the fp32 logits alone, as
+#: Korthikanti et al. 2022 (section 4.3) count them for Megatron's fused cross-entropy, which computes the
+#: softmax in place; `"chunked"`: chunked or fused linear cross-entropy (Wijmans et al. 2024, "Cut Your Losses
+#: in Large-Vocabulary Language Models", arXiv:2411.09009), which never holds the logits of the whole batch.
+#: `"excluded"` (not a key here) leaves the final norm, the output layer and the loss out altogether, as the
+#: paper's per-block equations do.
+LOSSES: dict[str, int] = {"cross_entropy": 8, "logits": 4, "chunked": 0}
 
 #: Training precisions: "fp32" keeps everything in 32-bit floats; "mixed" is the ZeRO paper's mixed
 #: precision (16-bit weights and gradients, a 32-bit master copy of the weights held by the optimizer).
@@ -749,6 +761,7 @@ def activation_bytes(
     bytes_per_value: int = 2,
     tensor_parallel: int = 1,
     sequence_parallel: bool = False,
+    loss: str = "cross_entropy",
 ) -> int:
     """Activations kept for the backward pass per GPU, in bytes, after Korthikanti et al. 2022 (section 4).
 
@@ -779,7 +792,16 @@ def activation_bytes(
     `s*b*h*(10 + 24/t + 5*a*s/(h*t))` with tensor parallelism alone and `s*b*h*(34/t + 5*a*s/(h*t))`
     with sequence parallelism. Full activation checkpointing keeps each block's 16-bit input, `2*s*b*h`
     bytes (divided by `t` under sequence parallelism), plus one block's full activations while it is
-    recomputed. The embeddings, final norm, output layer and loss are left out, as in the paper.
+    recomputed.
+
+    The model's ends (the paper's section 4.3), unless `loss="excluded"`: the final norm's input and the
+    output projection's input, `4*s*b*h` bytes at 16 bits (divided by `t` under sequence parallelism), with
+    dropout the input embedding's mask, `s*b*h` (1 byte); and the logits, which the paper keeps in fp32,
+    `4*s*b*v` bytes for a vocabulary of v (divided by `t`: the output layer is split over the vocabulary).
+    `loss` says what the loss keeps (`LOSSES`): PyTorch's `F.cross_entropy` also saves its fp32 log-softmax,
+    another `4*s*b*v` (the default); a chunked or fused cross-entropy (Wijmans et al. 2024) holds neither. At
+    a large vocabulary this is not small: Llama 3.2 1B's fp32 logits and log-softmax are 35% of its blocks'
+    fp32 activations per token. The ends are not checkpointed.
 
     Args:
         model: a `ModelSpec`, a preset name or a `llmguide.model.GPTConfig`.
@@ -794,26 +816,34 @@ def activation_bytes(
             >= 1; must divide `n_head` and `n_kv_head`).
         sequence_parallel: also split the norms' and dropouts' activations along the sequence (needs
             `tensor_parallel > 1` to change anything).
+        loss: what the output layer and the loss keep, a key of `LOSSES`, or `"excluded"` to count the
+            blocks alone (the paper's per-block equations).
 
     Returns:
         Activation memory in bytes per GPU for the whole model (rounded up to a whole byte).
 
     Raises:
         ValueError: a non-positive size, `seq_len` beyond a GPT-2-style context, `bytes_per_value` other
-            than 2 or 4, or a `tensor_parallel` that does not divide the heads.
-        TypeError: a model of an unsupported kind, a size that is not an int, or a flag that is not a bool.
+            than 2 or 4, a `tensor_parallel` that does not divide the heads, or an unknown `loss`.
+        TypeError: a model of an unsupported kind, a size that is not an int, a flag that is not a bool, or
+            a `loss` that is not a string.
 
     For example:
 
     ```python
     from llmguide.sizing import activation_bytes
 
-    gb = activation_bytes("gpt2", batch_size=1, seq_len=1024) / 1e9
+    gb = activation_bytes("gpt2", batch_size=1, seq_len=1024, loss="excluded") / 1e9
     print(f"{gb:.2f} GB")  # 12 layers * 1024 * 768 * (34 + 5 * 12 * 1024 / 768)
     #> 1.08 GB
-    llama = activation_bytes("llama-3-8b", batch_size=1, seq_len=1, flash_attention=True, dropout=False)
+    llama = activation_bytes(
+        "llama-3-8b", batch_size=1, seq_len=1, flash_attention=True, dropout=False, loss="excluded"
+    )
     print(llama / (32 * 4096))  # per layer and token, in units of the width: 12 + 4/4 + 8 * 3.5
     #> 41.0
+    ends = activation_bytes("llama-3-8b", batch_size=1, seq_len=1, flash_attention=True, dropout=False) - llama
+    print(ends)  # final norm and output inputs 4 * 4096, fp32 logits and log-softmax 8 * 128,256
+    #> 1042432
     ```
     """
     s = _spec(model)
@@ -826,6 +856,7 @@ def activation_bytes(
     check_bool("flash_attention", flash_attention)
     check_bool("dropout", dropout)
     check_bool("sequence_parallel", sequence_parallel)
+    _check_choice("loss", loss, [*LOSSES, "excluded"])
     t = _check_tensor_parallel(s, tensor_parallel)
     sb = seq_len * batch_size
     h, f = s.n_embd, s.intermediate_size
@@ -842,7 +873,12 @@ def activation_bytes(
         total_16bit = Fraction(2 * sb * h * s.n_layer, sp) + one_block
     else:
         total_16bit = one_block * s.n_layer
-    return math.ceil(total_16bit * bytes_per_value / 2)
+    logits = Fraction(0)
+    if loss != "excluded":
+        # final norm's and output projection's inputs; the input embedding's dropout mask (1 byte)
+        total_16bit += Fraction(sb * (4 * h + (h if dropout else 0)), sp)
+        logits = Fraction(sb * s.vocab_size * LOSSES[loss], t)  # fp32, split over the vocabulary
+    return math.ceil(total_16bit * bytes_per_value / 2 + logits)
 
 
 def _check_tensor_parallel(s: ModelSpec, tensor_parallel: Any) -> int:
@@ -906,6 +942,7 @@ def training_memory(
     n_gpus: int = 1,
     tensor_parallel: int = 1,
     sequence_parallel: bool = False,
+    loss: str = "cross_entropy",
 ) -> TrainingMemory:
     """Memory per GPU to train a model with data parallelism and, optionally, ZeRO sharding.
 
@@ -941,6 +978,7 @@ def training_memory(
         n_gpus: data-parallel GPUs (>= 1), the GPUs ZeRO shards over.
         tensor_parallel: GPUs each model replica's matrices are split over (>= 1; must divide the heads).
         sequence_parallel: with tensor parallelism, also split the activations it leaves whole.
+        loss: what the output layer and the loss keep (see `activation_bytes`).
 
     Returns:
         A `TrainingMemory` with `weights`, `gradients`, `optimizer_states`, `activations` and `total` in bytes
@@ -994,6 +1032,7 @@ def training_memory(
             bytes_per_value=2 if precision == "mixed" else 4,
             tensor_parallel=t,
             sequence_parallel=sequence_parallel,
+            loss=loss,
         )
     n = -(-n // t)  # parameters per GPU under tensor parallelism (ceil)
     weight_bytes = 2 if precision == "mixed" else 4
@@ -1033,6 +1072,7 @@ def gpus_needed(
     max_gpus: int = 1_000_000,
     tensor_parallel: int = 1,
     sequence_parallel: bool = False,
+    loss: str = "cross_entropy",
 ) -> int:
     """The smallest number of data-parallel GPUs whose per-GPU training memory fits in `gpu_memory`.
 
@@ -1055,6 +1095,7 @@ def gpus_needed(
         max_gpus: the largest number of data-parallel replicas to consider.
         tensor_parallel: as for `training_memory`.
         sequence_parallel: as for `training_memory`.
+        loss: as for `training_memory`.
 
     Returns:
         The number of GPUs: data-parallel replicas times `tensor_parallel`.
@@ -1090,6 +1131,7 @@ def gpus_needed(
             n_gpus=n_gpus,
             tensor_parallel=tensor_parallel,
             sequence_parallel=sequence_parallel,
+            loss=loss,
         ).total
 
     floor = per_gpu(max_gpus)
@@ -1247,6 +1289,7 @@ def lora_memory(
     activation_checkpointing: bool = True,
     flash_attention: bool = True,
     dropout: bool = False,
+    loss: str = "cross_entropy",
 ) -> TrainingMemory:
     """Memory on one GPU to fine-tune a model with LoRA (`base_dtype="bf16"`) or QLoRA (`"nf4"`), in bytes.
 
@@ -1269,6 +1312,7 @@ def lora_memory(
         activation_checkpointing: as for `activation_bytes` (QLoRA uses it).
         flash_attention: as for `activation_bytes`.
         dropout: as for `activation_bytes`.
+        loss: as for `activation_bytes`.
 
     Returns:
         A `TrainingMemory` for one GPU.
@@ -1284,7 +1328,7 @@ def lora_memory(
 
     mem = lora_memory("llama-2-7b", rank=16, base_dtype="nf4", seq_len=2048)
     print(f"{mem.weights / 1e9:.2f} GB of weights, {mem.total / 1e9:.2f} GB in all")
-    #> 3.95 GB of weights, 5.36 GB in all
+    #> 3.95 GB of weights, 5.91 GB in all
     ```
     """
     s = _spec(model)
@@ -1303,6 +1347,7 @@ def lora_memory(
         activation_checkpointing=activation_checkpointing,
         flash_attention=flash_attention,
         dropout=dropout,
+        loss=loss,
     )
     return TrainingMemory(
         weights=base + 2 * trainable,
