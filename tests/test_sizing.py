@@ -1054,3 +1054,65 @@ def test_autocast_keeps_16_bit_copies_of_the_matmul_weights():
     ):
         model(torch.randn(8, 64, requires_grad=True))  # an input that needs a gradient, as inside a model
     assert sum(copies.values()) == 2 * (64 * 256 + 256 * 64)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# int4 as each library lays it out
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_int4_bare_and_the_guides_default():
+    n = PUBLISHED["llama-2-7b"]
+    assert sizing.int4_weight_bytes("llama-2-7b", convention="bare") == n // 2
+    embeddings = 2 * 32000 * 4096  # untied: input table and head, kept in bf16
+    assert sizing.int4_weight_bytes("llama-2-7b") == (n - embeddings) // 2 + 2 * embeddings
+
+
+def test_int4_gptq_awq_by_hand():
+    # the blocks' seven matrices at 4 bits, an fp16 scale and a packed 4-bit zero per 128 weights; the norms,
+    # the embedding and the head in 16 bits
+    h, f, layers, v = 4096, 11008, 32, 32000
+    matrices = layers * (4 * h * h + 3 * h * f)
+    rest = PUBLISHED["llama-2-7b"] - matrices
+    expected = matrices * (4 + 20 / 128) / 8 + 2 * rest
+    assert sizing.int4_weight_bytes("llama-2-7b", convention="gptq-awq") == math.ceil(expected)
+    assert rest == 2 * v * h + (2 * layers + 1) * h
+    # a 16-bit scale and a 16-bit zero per group of 128 cost 0.25 bit per weight
+    wide = sizing.int4_weight_bytes("llama-2-7b", convention="gptq-awq", zero_bits=16)
+    none = sizing.int4_weight_bytes("llama-2-7b", convention="gptq-awq", zero_bits=0, group_size=10**12)
+    assert abs((wide - none) * 8 / matrices - 0.25) < 1e-6
+
+
+def test_use_more_bits_promotes_half_of_the_layers():
+    # llama.cpp's model cards: Q4_K_M "uses Q6_K for half of the attention.wv and feed_forward.w2 tensors"
+    picked = [i for i in range(32) if sizing._more_bits(i, 32)]
+    assert len(picked) == 16
+    assert picked[:4] == [0, 1, 2, 3] and picked[-4:] == [28, 29, 30, 31]
+
+
+@pytest.mark.parametrize(
+    ("model", "published_gb", "margin"),
+    [
+        # localmodels/Llama-2-13B-ggml, llama-2-13b.ggmlv3.q4_K_M.bin: 7.87 GB
+        ("llama-2-13b", 7.87, 0.005),
+        # bartowski/Llama-3.2-1B-Instruct-GGUF, Q4_K_M (llama.cpp b3821): 0.81 GB, tokenizer metadata included
+        (LLAMA_3_2_1B, 0.81, 0.02),
+    ],
+)
+def test_q4_k_m_matches_published_files(model, published_gb, margin):
+    got = sizing.int4_weight_bytes(model, convention="llama.cpp-q4_k_m") / 1e9
+    assert abs(got / published_gb - 1) < margin
+    # the tied embedding is quantised (to Q6_K, as the head): under the guide's default it stays in bf16
+    if model is LLAMA_3_2_1B:
+        assert got < sizing.int4_weight_bytes(model) / 1e9 - 0.2
+
+
+def test_int4_conventions_reject_bad_input():
+    with pytest.raises(ValueError, match="convention"):
+        sizing.int4_weight_bytes("gpt2", convention="q4")
+    with pytest.raises(ValueError, match="group_size"):
+        sizing.int4_weight_bytes("gpt2", convention="gptq-awq", group_size=0)
+    with pytest.raises(ValueError, match="zero_bits"):
+        sizing.int4_weight_bytes("gpt2", convention="gptq-awq", zero_bits=-1)
+    with pytest.raises(TypeError, match="group_size"):
+        sizing.int4_weight_bytes("gpt2", group_size=128.0)

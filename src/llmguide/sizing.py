@@ -10,7 +10,8 @@ GiB (2**30 bytes).
 - `param_count` counts parameters exactly (it reproduces the published counts; for `llmguide.model.GPTConfig`
   it equals the number of parameters of `llmguide.model.GPT`).
 - `inference_memory`, `weight_bytes` and `kv_cache_bytes` size serving (quantised weights keep the embeddings
-  in 16 bits); `decode_tokens_per_second` bounds decoding speed by memory bandwidth.
+  in 16 bits, as GPTQ and AWQ do in Hugging Face; `int4_weight_bytes` sizes each library's 4-bit layout);
+  `decode_tokens_per_second` bounds the forward passes per second by memory bandwidth.
 - `training_memory` sizes training per GPU, with mixed precision, several optimizers, activation
   checkpointing, ZeRO sharding and tensor/sequence parallelism; `activation_bytes` counts activations for
   GPT-style and Llama-style blocks; `gpus_needed` answers "how many GPUs of this size".
@@ -31,6 +32,7 @@ from llmguide.validate import check_bool, check_choice, check_instance, check_in
 
 __all__ = [
     "BYTES_PER_PARAM",
+    "INT4_CONVENTIONS",
     "LOSSES",
     "MODELS",
     "NF4_BYTES_PER_PARAM",
@@ -45,6 +47,7 @@ __all__ = [
     "get_model",
     "gpus_needed",
     "inference_memory",
+    "int4_weight_bytes",
     "kv_cache_bytes",
     "lora_memory",
     "lora_params",
@@ -633,9 +636,11 @@ def weight_bytes(
 ) -> int:
     """Bytes of a model's weights, with the embeddings and output head in their own format.
 
-    Weight-only quantisation (int8, int4: GPTQ, AWQ, bitsandbytes, llama.cpp's usual presets) quantises the
-    blocks' matrices and leaves the token embedding and the output head in 16 bits: they are a large share of
-    a small model (21% of Llama 3.2 1B, whose head is tied to its embedding) and sensitive to rounding.
+    Weight-only quantisation as GPTQ, AWQ and bitsandbytes checkpoints load in Hugging Face transformers
+    quantises the blocks' matrices and leaves the token embedding and the output head in 16 bits: they are a
+    large share of a small model (21% of Llama 3.2 1B, whose head is tied to its embedding) and sensitive to
+    rounding. That is the default here, without the group scales. llama.cpp's k-quants quantise the embedding
+    and head too: `int4_weight_bytes` sizes each library's layout, scales included.
 
     Args:
         model: a `ModelSpec`, a preset name, a `llmguide.model.GPTConfig`, or an int parameter count (then
@@ -670,6 +675,92 @@ def weight_bytes(
     s = _spec(model)
     embeddings = sum(_embedding_params(s))
     return _nbytes(param_count(s) - embeddings, dtype) + _nbytes(embeddings, embedding_dtype)
+
+
+#: How 4-bit weights are laid out by the libraries that load them (see `int4_weight_bytes`).
+INT4_CONVENTIONS: tuple[str, ...] = ("bare", "llmguide", "gptq-awq", "llama.cpp-q4_k_m")
+
+# llama.cpp's k-quants (ggml-common.h): bytes per super-block of 256 weights. Q4_K: 128 bytes of 4-bit
+# values, 12 of 6-bit sub-block scales and minimums, an fp16 scale and an fp16 minimum (4.5 bits per weight);
+# Q6_K: 128 + 64 bytes of 6-bit values, 16 8-bit sub-block scales and an fp16 scale (6.5625 bits per weight).
+_Q4_K, _Q6_K = Fraction(144, 256), Fraction(210, 256)
+
+
+def _more_bits(i: int, n: int) -> bool:
+    """llama.cpp's `use_more_bits`: the layers whose attn_v and ffn_down Q4_K_M promotes to Q6_K."""
+    return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
+
+
+def int4_weight_bytes(
+    model: ModelSpec | str | Any, *, convention: str = "llmguide", group_size: int = 128, zero_bits: int = 4
+) -> int:
+    """Bytes of a model's weights at 4 bits, as each library lays them out.
+
+    "int4" is not one format. What stays in 16 bits, and what the scales cost, depends on who quantises:
+
+    - `"bare"`: every parameter at 4 bits and nothing else, the lower bound of the `BYTES_PER_PARAM` table.
+    - `"llmguide"`: this package's default (`weight_bytes(dtype="int4")`): the blocks at 4 bits, the
+      embeddings and an untied head in bf16, the scales left out.
+    - `"gptq-awq"`: GPTQ and AWQ checkpoints as Hugging Face transformers loads them: the blocks' linear
+      layers at 4 bits, plus for each group of `group_size` weights along the input one fp16 scale and one
+      zero point of `zero_bits` (packed 4-bit integers in both formats: `(16 + 4) / 128` = 0.16 bit per
+      weight; a 16-bit zero makes it 0.25); the norms, the embedding and the head stay in 16 bits.
+    - `"llama.cpp-q4_k_m"`: llama.cpp's Q4_K_M (src/llama-quant.cpp): k-quants everywhere, the embedding
+      included. Q4_K (4.5 bits per weight, scales included) for most matrices; Q6_K (6.5625) for the
+      output head, or for the embedding when it is tied to the head, and for the value projection and the
+      MLP's down projection in the layers `use_more_bits` picks (the first and last eighth, and every third
+      in between); norms in fp32. Written for the Llama layout.
+
+    Args:
+        model: a `ModelSpec`, a preset name or a `llmguide.model.GPTConfig`.
+        convention: one of `INT4_CONVENTIONS`.
+        group_size: weights per scale for `"gptq-awq"` (>= 1; 128 is the usual choice).
+        zero_bits: bits of each group's zero point for `"gptq-awq"` (>= 0; 0 for symmetric quantisation).
+
+    Returns:
+        The weights' size in bytes (rounded up to a whole byte).
+
+    Raises:
+        ValueError: an unknown convention or preset, or a group size or zero width out of range.
+        TypeError: a model of an unsupported kind, or a size that is not an int.
+
+    For example:
+
+    ```python
+    from llmguide.sizing import int4_weight_bytes
+
+    for convention in ("bare", "llmguide", "gptq-awq", "llama.cpp-q4_k_m"):
+        print(f"{convention:<17} {int4_weight_bytes('llama-2-7b', convention=convention) / 1e9:.2f} GB")
+    #> bare              3.37 GB
+    #> llmguide          3.76 GB
+    #> gptq-awq          3.89 GB
+    #> llama.cpp-q4_k_m  4.08 GB
+    ```
+    """
+    s = _spec(model)
+    _check_choice("convention", convention, INT4_CONVENTIONS)
+    group = _check_int("group_size", group_size)
+    zero = check_int("zero_bits", zero_bits, minimum=0)
+    if convention == "bare":
+        return weight_bytes(s, dtype="int4", embedding_dtype="int4")
+    if convention == "llmguide":
+        return weight_bytes(s, dtype="int4")
+    inputs, head = _embedding_params(s)
+    matrices = s.n_layer * sum(d_in * d_out for d_in, d_out in _block_matrices(s, "all"))
+    rest = param_count(s) - inputs - head - matrices  # norms (and, GPT-2 style, biases)
+    if convention == "gptq-awq":
+        bits = matrices * (4 + Fraction(16 + zero, group)) + 16 * (rest + inputs + head)
+        return math.ceil(bits / 8)
+    h, f, kv = s.n_embd, s.intermediate_size, s.n_kv_head * s.head_dim
+    total = 4 * Fraction(rest)  # fp32 norms
+    for i in range(s.n_layer):
+        promoted = _Q6_K if _more_bits(i, s.n_layer) else _Q4_K
+        total += _Q4_K * (matrices // s.n_layer - h * kv - f * h) + promoted * (h * kv + f * h)
+    if s.tied_embeddings:
+        total += _Q6_K * inputs  # the one table is also the head
+    else:
+        total += _Q4_K * inputs + _Q6_K * head
+    return math.ceil(total)
 
 
 def inference_memory(
