@@ -1264,12 +1264,15 @@ def decode_tokens_per_second(
     kv_dtype: str | None = None,
     embedding_dtype: str | None = None,
 ) -> float:
-    """A ceiling on decoding speed set by memory bandwidth, in tokens per second (all sequences together).
+    """A ceiling on plain decoding speed set by memory bandwidth, in tokens per second (all sequences together).
 
-    Each decoding step produces one token per sequence and must read every weight it multiplies by (all the
-    parameters except the rows of the input embedding it does not look up) and each sequence's whole KV cache.
-    At small batches that reading, not the arithmetic, is the bottleneck, so
-    `batch_size * bandwidth / (weights read + KV cache)` bounds the tokens per second from above. Real
+    Each forward pass must read every weight it multiplies by (all the parameters except the rows of the
+    input embedding it does not look up) and each sequence's whole KV cache. At small batches that reading,
+    not the arithmetic, is the bottleneck, so `bandwidth / (weights read + KV cache)` bounds the forward
+    passes per second. Plain decoding makes one token per sequence per pass, which gives the tokens per second
+    returned here. What the bandwidth bounds is the passes, not the tokens: speculative decoding (Leviathan et
+    al. 2023, Chen et al. 2023) and multi-token heads (Medusa, Cai et al. 2024) verify several tokens in one
+    pass and accept more than one per read of the weights on average, so they can beat this figure. Real
     servers reach some fraction of it; the compute, the kernels' efficiency and the time between steps are
     left out.
 
@@ -1284,7 +1287,7 @@ def decode_tokens_per_second(
         embedding_dtype: format of the embeddings and output head; default as for `weight_bytes`.
 
     Returns:
-        Tokens per second, summed over the batch.
+        Tokens per second of plain decoding (one token per sequence per forward pass), summed over the batch.
 
     Raises:
         ValueError: a non-positive size or bandwidth, an unknown dtype, or `seq_len` beyond a GPT-2-style
