@@ -8,12 +8,14 @@ a fixed random batch already on the GPU, so data loading is not measured. Modes:
 (`torch.compile` defaults) and `max-autotune` (`torch.compile(mode="max-autotune")`, which times candidate
 kernels while compiling: minutes).
 
-MFU (model FLOPs utilisation) = achieved FLOP/s / the GPU's peak, with 6 N FLOPs per token (6 N D for D
-tokens: forward and backward through the weights), N being the parameter count without the position
-embedding (whose lookup does no multiply; the tied token embedding counts once, as the head). The
-`MFU+attn` column adds the attention's score and weighted-sum matrix multiplies, 12 L H Q T per token (L
-layers, H heads, Q head width, T block size), which is nanoGPT's `estimate_mfu` (after the PaLM paper,
-appendix B); at this shape it is 15% above 6 N. The default peak, 989e12 FLOP/s, is the H100 SXM's dense
+MFU (model FLOPs utilisation, as the PaLM paper defines it in its appendix B) = achieved model FLOP/s / the
+GPU's peak, with `6 N + 12 L H Q T` FLOPs per token: 6 N for the weights' matrix products forward and
+backward (N being the parameter count without the position embedding, whose lookup does no multiply; the tied
+token embedding counts once, as the head), and 12 L H Q T for the attention's score and weighted-sum matrix
+products (L layers, H heads, Q head width, T block size). nanoGPT's `estimate_mfu` computes the same. The
+`6ND util` column is the share of the peak that the 6 N term alone accounts for (the 6ND utilisation, the
+quantity `llmguide.scaling.compute_budget` takes); at this shape MFU is 15% above it. The default peak,
+989e12 FLOP/s, is the H100 SXM's dense
 bf16 figure from NVIDIA's data sheet (the H200 has the same tensor-core rates); pass `--peak-flops` for
 another card.
 
@@ -108,12 +110,10 @@ def measure(
     if not torch.isfinite(loss):
         raise SystemExit(f"{name}: the loss is not finite ({loss.item()})")
     tokens_per_s = args.batch_size * config.block_size / dt
-    mfu = flops_per_token(n_params) * tokens_per_s / args.peak_flops
-    mfu_attn = (
-        (flops_per_token(n_params) + attention_flops_per_token(config)) * tokens_per_s / args.peak_flops
-    )
+    util_6nd = flops_per_token(n_params) * tokens_per_s / args.peak_flops
+    mfu = (flops_per_token(n_params) + attention_flops_per_token(config)) * tokens_per_s / args.peak_flops
     row = (
-        f"{name:<34}{config.vocab_size:>7}{dt * 1e3:>9.1f}{tokens_per_s:>12,.0f}{mfu:>8.1%}{mfu_attn:>10.1%}"
+        f"{name:<34}{config.vocab_size:>7}{dt * 1e3:>9.1f}{tokens_per_s:>12,.0f}{mfu:>8.1%}{util_6nd:>10.1%}"
         f"{warmup_s:>11.1f}{loss.item():>8.3f}"
     )
     print(row, flush=True)
@@ -121,7 +121,7 @@ def measure(
         with open(args.out / "gpt2.md", "a", encoding="utf8") as f:
             f.write(
                 f"| {name} | {config.vocab_size} | {dt * 1e3:.1f} | {tokens_per_s:,.0f} | {mfu:.1%} "
-                f"| {mfu_attn:.1%} | {warmup_s:.1f} | {loss.item():.3f} |\n"
+                f"| {util_6nd:.1%} | {warmup_s:.1f} | {loss.item():.3f} |\n"
             )
     return tokens_per_s
 
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         f"peak {args.peak_flops:.3g} FLOP/s, {args.steps} timed steps after {args.warmup} warm-up steps"
     )
     print(
-        f"{'model':<34}{'vocab':>7}{'ms/step':>9}{'tokens/s':>12}{'MFU 6N':>8}{'MFU+attn':>10}"
+        f"{'model':<34}{'vocab':>7}{'ms/step':>9}{'tokens/s':>12}{'MFU':>8}{'6ND util':>10}"
         f"{'warm-up s':>11}{'loss':>8}"
     )
     if args.out:
@@ -177,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             f.write(
                 f"\n{card}, torch {torch.__version__}, batch {args.batch_size} x {config.block_size}, "
                 f"{'bf16 autocast' if device.type == 'cuda' else 'float32'}, "
-                f"peak {args.peak_flops:.3g} FLOP/s. MFU on 6 N per token; MFU+attn adds 12 L H Q T.\n\n"
-                "| model | vocab | ms/step | tokens/s | MFU (6N) | MFU+attn | warm-up s | loss |\n"
+                f"peak {args.peak_flops:.3g} FLOP/s. MFU on 6 N + 12 L H Q T per token (PaLM); 6ND util on 6 N.\n\n"
+                "| model | vocab | ms/step | tokens/s | MFU | 6ND util | warm-up s | loss |\n"
                 "|---|---:|---:|---:|---:|---:|---:|---:|\n"
             )
     models: dict[str, type[torch.nn.Module]] = {"llmguide GPT": GPT}

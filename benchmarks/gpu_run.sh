@@ -6,8 +6,8 @@
 # Stages, most important first, each with its own time limit inside an overall budget (BUDGET seconds,
 # default 540), so that a slow stage cannot eat the ones after it:
 #   cuda_tests   the tests marked `cuda` (skipped on machines without a GPU)
-#   gpt2         benchmarks/gpu_gpt2.py --baseline: GPT-2 124M shape, eager and torch.compile, MFU (6N, and
-#                with the attention term); table in gpt2.md
+#   gpt2         benchmarks/gpu_gpt2.py --baseline: GPT-2 124M shape, eager and torch.compile, MFU (PaLM's:
+#                6N + attention) and 6ND utilisation (6N alone); table in gpt2.md
 #   sizing_alone the CUDA memory test in a process of its own (no earlier CUDA test warms cuBLAS for it)
 #   generate, generate_gpt2, memory, sampling
 #                benchmarks/generate.py (small and GPT-2 shapes), memory_measured.py and

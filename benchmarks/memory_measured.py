@@ -7,8 +7,9 @@ and the memory it holds is measured:
   after the step, and the bytes of the tensors autograd saves for the backward pass (one entry per storage,
   parameters excluded), compared with `training_memory(precision="fp32")` and with
   `activation_bytes(flash_attention=True, dropout=False, bytes_per_value=4)` (the CPU attention kernel is a
-  fused one; the models have no dropout). The per-layer formula leaves out the embeddings, the final norm,
-  the head and the loss, so the whole-model activation ratio is above 1 by their share;
+  fused one; the models have no dropout), which counts the final norm, the head's input, the fp32 logits and
+  the log-softmax that `F.cross_entropy` saves. The logits are not saved by autograd but held by the caller
+  until the backward pass, so the measurement adds them to the saved tensors;
 - on a CUDA GPU, when there is one: `torch.cuda.memory_allocated()` after the step (the steady state: weights,
   gradients, AdamW state) and `torch.cuda.max_memory_allocated()` over the step, against the same predictions.
   Without a GPU that part prints that it was not run.
@@ -55,7 +56,8 @@ def cpu_measurement(cfg: GPTConfig, batch: int) -> dict[str, int]:
         0, cfg.vocab_size, (batch, cfg.block_size), generator=torch.Generator().manual_seed(0)
     )
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        _, loss = model(idx, idx)
+        logits, loss = model(idx, idx)
+    saved[logits.untyped_storage().data_ptr()] = logits.untyped_storage().nbytes()  # held by the caller
     loss.backward()
     optimizer.step()
     moments = [optimizer.state[p][k] for p in params for k in ("exp_avg", "exp_avg_sq")]
@@ -64,7 +66,7 @@ def cpu_measurement(cfg: GPTConfig, batch: int) -> dict[str, int]:
         "gradients": nbytes(p.grad for p in params),
         "AdamW moments": nbytes(moments),
         "AdamW step counters": nbytes(optimizer.state[p]["step"] for p in params),
-        "activations saved": sum(saved.values()),
+        "activations saved": sum(saved.values()),  # and the logits
     }
 
 
@@ -139,9 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         print(row("gradients", m["gradients"], pred.gradients))
         print(row("AdamW moments", m["AdamW moments"], pred.optimizer_states))
         print(row("AdamW step counters", m["AdamW step counters"], None))
-        print(row("activations saved", m["activations saved"], acts))
+        print(row("activations + logits", m["activations saved"], acts))
         print(
-            f"  (logits alone: {batch * block * cfg.vocab_size * 4:,} bytes, outside the per-layer formula)"
+            f"  (of which the fp32 logits and log-softmax: {2 * batch * block * cfg.vocab_size * 4:,} bytes)"
         )
         if torch.cuda.is_available():
             steady = pred.weights + pred.gradients + pred.optimizer_states

@@ -50,9 +50,11 @@ def test_params(cli):
 
 
 def test_hardware_budget(cli):
-    out = run(cli, "--gpus", "8", "--hours", "24", "--gpu", "h100", "--mfu", "0.4")
+    out = run(cli, "--gpus", "8", "--hours", "24", "--gpu", "h100", "--utilisation", "0.4")
     expected = 8 * 24 * 3600 * 989e12 * 0.4
-    assert out.splitlines()[0].startswith("Budget: 8 x h100 (989 TFLOP/s peak) for 24 h at 40% MFU = ")
+    assert out.splitlines()[0].startswith(
+        "Budget: 8 x h100 (989 TFLOP/s peak) for 24 h at 40% 6ND utilisation = "
+    )
     assert float(out.splitlines()[0].split("= ")[1].split()[0]) == pytest.approx(expected, rel=5e-3)
     for row in _rows(out).values():
         assert row[3] == pytest.approx(expected, rel=5e-3)
@@ -92,14 +94,23 @@ def test_console_script_runs():
         (["--hours", "24"], "--hours needs --gpus and --gpu"),
         (["--gpus", "8", "--hours", "-3", "--gpu", "h100"], "--hours must be a finite number > 0"),
         (["--gpus", "8", "--hours", "24", "--gpu", "h900"], "unknown --gpu 'h900'; known: h100"),
-        (["--gpus", "8", "--hours", "24", "--gpu", "h100", "--mfu", "1.5"], r"--mfu must be in (0, 1]"),
-        (["--gpus", "8", "--hours", "24", "--gpu", "h100", "--mfu", "0"], r"--mfu must be in (0, 1]"),
+        (
+            ["--gpus", "8", "--hours", "24", "--gpu", "h100", "--utilisation", "1.5"],
+            r"--utilisation must be in (0, 1]",
+        ),
+        (
+            ["--gpus", "8", "--hours", "24", "--gpu", "h100", "--utilisation", "0"],
+            r"--utilisation must be in (0, 1]",
+        ),
         (["--gpus", "0", "--hours", "24", "--gpu", "h100"], "--gpus must be a whole number >= 1"),
-        (["--gpus", "8", "--hours", "24", "--gpu", "h100", "--mfu", "nan"], r"--mfu must be in (0, 1]"),
+        (
+            ["--gpus", "8", "--hours", "24", "--gpu", "h100", "--utilisation", "nan"],
+            r"--utilisation must be in (0, 1]",
+        ),
         (["--gpus", "8", "--hours", "24"], "--gpus and --gpu go together"),
-        # --mfu has a default, so a bad one is refused even where no hardware flag uses it
-        (["--flops", "1e21", "--mfu", "-3"], r"--mfu must be in (0, 1]"),
-        (["--params", "7e9", "--mfu", "inf"], r"--mfu must be in (0, 1]"),
+        # --utilisation has a default, so a bad one is refused even where no hardware flag uses it
+        (["--flops", "1e21", "--utilisation", "-3"], r"--utilisation must be in (0, 1]"),
+        (["--params", "7e9", "--utilisation", "inf"], r"--utilisation must be in (0, 1]"),
         (["--flops", "1e21", "--params", "7e9"], "not allowed with argument"),
         (["--flops", "lots"], "invalid float value"),
     ],

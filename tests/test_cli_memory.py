@@ -65,7 +65,9 @@ def test_training_fits_with_checkpointing(cli):
     n, s, h, layers = 68_976_648_192, 4096, 8192, 80
     # checkpointed: 2 s h bytes per block + one Llama block's s h (12 + 4 h_kv / h + 8 f / h) bytes while it
     # is recomputed; h_kv = 8 kv heads x 128 = 1024, f = 28672: 12 + 0.5 + 28 = 40.5
-    acts = 2 * s * h * layers + s * h * 81 // 2
+    # the ends, not checkpointed: the final norm's and output projection's inputs (2 s h each) and the fp32
+    # logits and log-softmax of the 32,000-token vocabulary that F.cross_entropy keeps (8 s v)
+    acts = 2 * s * h * layers + s * h * 81 // 2 + 4 * s * h + 8 * s * 32000
     assert row(out, "activations")[0] == f"{acts / 1e9:.2f}"
     # 16 bytes/param over N GPUs + the activations must fit in 80 GB: N = ceil(16 n / (80e9 - acts))
     need = -(-16 * n // (80 * 10**9 - acts))
@@ -132,6 +134,7 @@ CUSTOM = f"{SHAPE} --intermediate 8 --context 8"
         ("gpt2 --train --precision half", "--precision", "unknown --precision 'half'; valid: mixed, fp32"),
         ("gpt2 --train --optimizer adam", "--optimizer", "unknown --optimizer 'adam'; valid:"),
         ("gpt2 --train --zero 4", "--zero", "--zero must be an integer in [0, 3]"),
+        ("gpt2 --train --loss softmax", "--loss", "unknown --loss 'softmax'; valid: cross_entropy, logits"),
         ("gpt2 --train --gpus 0", "--gpus", "--gpus must be an integer >= 1"),
         ("gpt2 --batch-size 0", "--batch-size", "--batch-size must be an integer >= 1"),
         ("gpt2 --seq-len -3", "--seq-len", "--seq-len must be an integer >= 1"),
@@ -181,11 +184,25 @@ def test_tensor_and_sequence_parallel_flags(cli):
     n = 68_976_648_192
     per_gpu = -(-n // 8)
     assert row(out, "weights")[0] == f"{2 * per_gpu / 1e9:.2f}"
-    # Llama 2 70B block, 16-bit, flash, no dropout: s h (12 + 0.5 + 28) bytes, all of it divided by t = 8
-    s, h = 4096, 8192
-    assert row(out, "activations")[0] == f"{80 * s * h * 40.5 / 8 / 1e9:.2f}"
+    # Llama 2 70B block, 16-bit, flash, no dropout: s h (12 + 0.5 + 28) bytes, all of it divided by t = 8,
+    # and the ends: the final norm's and output projection's inputs 4 s h and the logits 8 s v, divided too
+    s, h, v = 4096, 8192, 32000
+    assert row(out, "activations")[0] == f"{(80 * s * h * 40.5 + 4 * s * h + 8 * s * v) / 8 / 1e9:.2f}"
     assert "on 4 replica(s) x 8 GPUs of 80.00 GB" in out
     assert "GPUs at ZeRO stage 1: 32" in out  # replicas of 8 GPUs each
+
+
+def test_loss_flag(cli):
+    base = ["llama-2-7b", "--train", "--seq-len", "2048", "--flash-attention", "--no-dropout"]
+    s, v = 2048, 32000
+    acts = {
+        loss: float(row(run(cli, *base, "--loss", loss), "activations")[0])
+        for loss in ("excluded", "chunked", "logits")
+    }
+    acts["cross_entropy"] = float(row(run(cli, *base), "activations")[0])  # the default
+    assert abs(acts["cross_entropy"] - acts["logits"] - 4 * s * v / 1e9) < 0.011  # the fp32 log-softmax
+    assert abs(acts["logits"] - acts["chunked"] - 4 * s * v / 1e9) < 0.011  # the fp32 logits
+    assert 0 < acts["chunked"] - acts["excluded"] < 0.1  # the final norm's and projection's inputs only
 
 
 def test_embedding_dtype_flag(cli):

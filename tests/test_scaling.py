@@ -265,15 +265,19 @@ def test_scale_allocation_power_law():
 
 def test_compute_budget_hand_computed():
     # 8 GPUs x 24 h x 3600 s/h x 989e12 FLOP/s x 0.4
-    assert compute_budget(gpus=8, hours=24, gpu="h100", mfu=0.4) == pytest.approx(8 * 86400 * 989e12 * 0.4)
-    assert compute_budget(gpus=1, hours=1, gpu=1e12, mfu=1.0) == pytest.approx(3.6e15)
-    assert compute_budget(gpus=2, hours=1, gpu="A100", mfu=0.5) == pytest.approx(2 * 3600 * 312e12 * 0.5)
+    assert compute_budget(gpus=8, hours=24, gpu="h100", utilisation=0.4) == pytest.approx(
+        8 * 86400 * 989e12 * 0.4
+    )
+    assert compute_budget(gpus=1, hours=1, gpu=1e12, utilisation=1.0) == pytest.approx(3.6e15)
+    assert compute_budget(gpus=2, hours=1, gpu="A100", utilisation=0.5) == pytest.approx(
+        2 * 3600 * 312e12 * 0.5
+    )
 
 
 def test_training_hours_inverts_compute_budget():
-    budget = compute_budget(gpus=64, hours=500, gpu="a100", mfu=0.45)
+    budget = compute_budget(gpus=64, hours=500, gpu="a100", utilisation=0.45)
     n, d = compute_optimal(budget, method="besiroglu-2024")
-    assert training_hours(n, d, gpus=64, gpu="a100", mfu=0.45) == pytest.approx(500, rel=1e-12)
+    assert training_hours(n, d, gpus=64, gpu="a100", utilisation=0.45) == pytest.approx(500, rel=1e-12)
 
 
 def test_peak_flops_known_and_numeric():
@@ -297,12 +301,12 @@ def test_bad_sizes_and_budgets(value, error):
             lambda v: training_flops(v, 1e9),
             lambda v: chinchilla_loss(v, 1e9),
             lambda v: compute_optimal_tokens(v),
-            lambda v: training_hours(v, 1e9, gpus=1, gpu="h100", mfu=0.4),
+            lambda v: training_hours(v, 1e9, gpus=1, gpu="h100", utilisation=0.4),
             lambda v: training_flops_with_attention(v, 1e9, n_layer=2, n_embd=8, context_length=4),
         ],
         "n_tokens": [lambda v: training_flops(1e9, v), lambda v: chinchilla_loss(1e9, v)],
         "compute_flops": [lambda v: compute_optimal(v), lambda v: compute_optimal(v, method="rule-of-20")],
-        "hours": [lambda v: compute_budget(gpus=1, hours=v, gpu="h100", mfu=0.4)],
+        "hours": [lambda v: compute_budget(gpus=1, hours=v, gpu="h100", utilisation=0.4)],
         "reference_flops": [
             lambda v: scale_allocation(1e21, reference_flops=v, reference_params=1e9, params_exponent=0.5)
         ],
@@ -337,23 +341,23 @@ def test_unknown_method_and_fit_list_the_valid_ones():
         chinchilla_loss(1e9, 1e9, fit=3)
 
 
-@pytest.mark.parametrize("mfu", [0, -0.1, 1.01, float("nan"), 40])
-def test_mfu_outside_0_1(mfu):
-    with pytest.raises(ValueError, match=r"mfu must be in \(0, 1\]"):
-        compute_budget(gpus=8, hours=1, gpu="h100", mfu=mfu)
-    with pytest.raises(ValueError, match="mfu"):
-        training_hours(1e9, 1e10, gpus=8, gpu="h100", mfu=mfu)
+@pytest.mark.parametrize("utilisation", [0, -0.1, 1.01, float("nan"), 40])
+def test_utilisation_outside_0_1(utilisation):
+    with pytest.raises(ValueError, match=r"utilisation must be in \(0, 1\]"):
+        compute_budget(gpus=8, hours=1, gpu="h100", utilisation=utilisation)
+    with pytest.raises(ValueError, match="utilisation"):
+        training_hours(1e9, 1e10, gpus=8, gpu="h100", utilisation=utilisation)
 
 
-def test_mfu_edges_and_types():
-    assert compute_budget(gpus=1, hours=1, gpu="h100", mfu=1) == pytest.approx(3600 * 989e12)
-    with pytest.raises(TypeError, match="mfu"):
-        compute_budget(gpus=1, hours=1, gpu="h100", mfu="0.4")
+def test_utilisation_edges_and_types():
+    assert compute_budget(gpus=1, hours=1, gpu="h100", utilisation=1) == pytest.approx(3600 * 989e12)
+    with pytest.raises(TypeError, match="utilisation"):
+        compute_budget(gpus=1, hours=1, gpu="h100", utilisation="0.4")
 
 
 def test_unknown_gpu_lists_known_names():
     with pytest.raises(ValueError, match=r"unknown gpu 'h900'; known: h100, .*a100.*peak FLOP/s as a number"):
-        compute_budget(gpus=8, hours=1, gpu="h900", mfu=0.4)
+        compute_budget(gpus=8, hours=1, gpu="h900", utilisation=0.4)
     with pytest.raises(ValueError, match="gpu"):
         peak_flops(-5e12)
     with pytest.raises(TypeError, match="gpu"):
@@ -365,7 +369,7 @@ def test_unknown_gpu_lists_known_names():
 )
 def test_bad_gpu_count(gpus, error):
     with pytest.raises(error, match="gpus"):
-        compute_budget(gpus=gpus, hours=1, gpu="h100", mfu=0.4)
+        compute_budget(gpus=gpus, hours=1, gpu="h100", utilisation=0.4)
 
 
 def test_bad_model_shape_and_exponent():
@@ -394,8 +398,8 @@ def test_fit_constants_are_the_published_ones():
         (lambda: compute_optimal_tokens(1e308, method="rule-of-20"), "n_params"),  # 20 N overflows
         (lambda: training_flops(1e300, 1e300), "n_params or n_tokens"),
         (lambda: training_flops(np.array([1.0, 1e300]), 1e300), "n_params or n_tokens"),
-        (lambda: compute_budget(gpus=8, hours=1e300, gpu="h100", mfu=0.4), "gpus or hours"),
-        (lambda: compute_budget(gpus=10**400, hours=1.0, gpu="h100", mfu=0.4), "gpus or hours"),
+        (lambda: compute_budget(gpus=8, hours=1e300, gpu="h100", utilisation=0.4), "gpus or hours"),
+        (lambda: compute_budget(gpus=10**400, hours=1.0, gpu="h100", utilisation=0.4), "gpus or hours"),
         (
             lambda: scale_allocation(
                 1e300, reference_flops=1e-300, reference_params=1e9, params_exponent=0.9

@@ -13,6 +13,7 @@ from llmguide import sizing
 from llmguide.model import GPT, GPTConfig
 from llmguide.sizing import (
     BYTES_PER_PARAM,
+    LOSSES,
     MODELS,
     ModelSpec,
     activation_bytes,
@@ -396,25 +397,73 @@ def test_activation_formula_by_hand():
     s, b, h, a, L = 4, 2, 8, 2, 3
     per_layer = s * b * h * (34 + 5 * a * s / h)
     assert per_layer == 2496
-    assert activation_bytes(spec, batch_size=b, seq_len=s) == L * per_layer
-    assert activation_bytes(spec, batch_size=b, seq_len=s, flash_attention=True) == L * s * b * h * 34
-    assert activation_bytes(spec, batch_size=b, seq_len=s, activation_checkpointing=True) == (
-        2 * s * b * h * L + per_layer
-    )
-    assert activation_bytes(spec, batch_size=b, seq_len=s, bytes_per_value=4) == 2 * L * per_layer
+    blocks = dict(batch_size=b, seq_len=s, loss="excluded")  # the paper's per-block equations
+    assert activation_bytes(spec, **blocks) == L * per_layer
+    assert activation_bytes(spec, flash_attention=True, **blocks) == L * s * b * h * 34
+    assert activation_bytes(spec, activation_checkpointing=True, **blocks) == 2 * s * b * h * L + per_layer
+    assert activation_bytes(spec, bytes_per_value=4, **blocks) == 2 * L * per_layer
     no_dropout = (
         s * b * h * (32 + 2 * a * s / h)
     )  # two 1-byte masks and the attention dropout's s x s terms go
-    assert activation_bytes(spec, batch_size=b, seq_len=s, dropout=False) == L * no_dropout
+    assert activation_bytes(spec, dropout=False, **blocks) == L * no_dropout
     # training_memory uses 16-bit activations for mixed precision and 32-bit for fp32
-    assert training_memory(spec, batch_size=b, seq_len=s).activations == L * per_layer
-    assert training_memory(spec, batch_size=b, seq_len=s, precision="fp32").activations == 2 * L * per_layer
+    assert training_memory(spec, **blocks).activations == L * per_layer
+    assert training_memory(spec, precision="fp32", **blocks).activations == 2 * L * per_layer
+
+
+def test_output_layer_and_loss_by_hand():
+    # Korthikanti et al. 2022, section 4.3: the final norm's and the output projection's inputs, 2 s b h bytes
+    # each at 16 bits, the input embedding's dropout mask s b h, and the fp32 logits 4 s b v (split over the
+    # vocabulary by tensor parallelism); F.cross_entropy also saves its fp32 log-softmax, 4 s b v more.
+    spec = ModelSpec("t", "gpt2", n_layer=3, n_embd=8, n_head=2, vocab_size=10, context_length=4)
+    s, b, h, v = 4, 2, 8, 10
+    blocks = activation_bytes(spec, batch_size=b, seq_len=s, loss="excluded")
+    ends = {loss: activation_bytes(spec, batch_size=b, seq_len=s, loss=loss) - blocks for loss in LOSSES}
+    assert ends["logits"] == s * b * h * 5 + 4 * s * b * v  # the paper's 4.3, with dropout
+    assert ends["cross_entropy"] == s * b * h * 5 + 8 * s * b * v
+    assert ends["chunked"] == s * b * h * 5  # no vocabulary-sized tensor at all
+    nodrop = activation_bytes(spec, batch_size=b, seq_len=s, dropout=False) - activation_bytes(
+        spec, batch_size=b, seq_len=s, dropout=False, loss="excluded"
+    )
+    assert nodrop == 4 * s * b * h + 8 * s * b * v
+    fp32 = activation_bytes(
+        spec, batch_size=b, seq_len=s, dropout=False, bytes_per_value=4
+    ) - activation_bytes(spec, batch_size=b, seq_len=s, dropout=False, bytes_per_value=4, loss="excluded")
+    assert (
+        fp32 == 8 * s * b * h + 8 * s * b * v
+    )  # the norm's and projection's inputs double; logits stay fp32
+    # checkpointing recomputes the blocks, not the ends
+    ckpt = dict(batch_size=b, seq_len=s, activation_checkpointing=True)
+    assert (
+        activation_bytes(spec, **ckpt) - activation_bytes(spec, loss="excluded", **ckpt)
+        == ends["cross_entropy"]
+    )
+    # GPT-3 with t = 8 and sequence parallelism: 4 s b h / t (1 + v / h) bytes for the ends (the paper's
+    # section 4.3 for the last pipeline stage, logits only), plus the embedding mask s b h / t
+    s, b, h, v, t = 2048, 1, 12288, 50257, 8
+    par = dict(batch_size=b, seq_len=s, tensor_parallel=t, sequence_parallel=True)
+    got = activation_bytes("gpt3-175b", loss="logits", **par) - activation_bytes(
+        "gpt3-175b", loss="excluded", **par
+    )
+    assert got == math.ceil(4 * s * b * h / t * (1 + v / h) + s * b * h / t)
+
+
+def test_llama_3_2_1b_logits_against_its_blocks():
+    # the review's figures: at v = 128,256 and h = 2,048 the fp32 logits are about 17% of the blocks' fp32
+    # activations per token, about 35% with the saved log-softmax (blocks: 16 layers x (12 + 1 + 32) x h x 2)
+    kw = dict(batch_size=1, seq_len=1, flash_attention=True, dropout=False, bytes_per_value=4)
+    blocks = activation_bytes(LLAMA_3_2_1B, loss="excluded", **kw)
+    assert blocks == 16 * 45 * 2048 * 2
+    logits = 4 * 128256
+    assert round(logits / blocks, 2) == 0.17 and round(2 * logits / blocks, 2) == 0.35
+    whole = activation_bytes(LLAMA_3_2_1B, **kw)
+    assert whole == blocks + 2 * logits + 4 * 2048 * 2
 
 
 def test_gpt3_activation_example():
     # GPT-3 175B at s = 2048, b = 1: 96 layers * 2048 * 12288 * (34 + 5 * 96 * 2048 / 12288) bytes.
     expected = 96 * 2048 * 12288 * (34 + 5 * 96 * 2048 / 12288)
-    assert activation_bytes("gpt3-175b", batch_size=1, seq_len=2048) == expected
+    assert activation_bytes("gpt3-175b", batch_size=1, seq_len=2048, loss="excluded") == expected
     assert round(expected / 1e9) == 275
 
 
@@ -499,7 +548,8 @@ def test_measured_fp32_adamw_bytes_equal_prediction(bias):
 
 
 def _saved_activation_bytes(cfg: GPTConfig, batch: int) -> int:
-    """Bytes of the tensors autograd saves for the backward pass of one forward, parameters excluded."""
+    """Bytes a training forward keeps for the backward pass: the tensors autograd saves (parameters excluded)
+    and the logits, which the caller holds until the backward pass is done."""
     torch.manual_seed(0)
     model = GPT(cfg)
     param_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
@@ -513,28 +563,30 @@ def _saved_activation_bytes(cfg: GPTConfig, batch: int) -> int:
 
     idx = torch.randint(0, cfg.vocab_size, (batch, cfg.block_size))
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(idx, idx)
+        logits, _ = model(idx, idx)
+    saved[logits.untyped_storage().data_ptr()] = logits.untyped_storage().nbytes()
     return sum(saved.values())
 
 
 @pytest.mark.parametrize("fused", [True, False])
-def test_measured_activations_per_block_match_korthikanti(fused):
-    # Two models that differ by two blocks: the difference is what two blocks save (embeddings, head and loss
-    # cancel). fp32 activations, no dropout. The fused CPU attention kernel keeps no s x s matrix; the "math"
-    # kernel keeps the softmax output.
+@pytest.mark.parametrize("n_layer", [1, 3])
+def test_measured_activations_of_the_whole_model_match_the_count(fused, n_layer):
+    # The whole model, embeddings, final norm, head and loss included: fp32 activations, no dropout. The fused
+    # CPU attention kernel keeps no s x s matrix; the "math" kernel keeps the softmax output.
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    batch, kw = 8, dict(vocab_size=256, block_size=128, n_head=4, n_embd=128, dropout=0.0)
+    batch, cfg = (
+        8,
+        GPTConfig(vocab_size=256, block_size=128, n_layer=n_layer, n_head=4, n_embd=128, dropout=0.0),
+    )
     backend = SDPBackend.FLASH_ATTENTION if fused else SDPBackend.MATH
     with sdpa_kernel(backend):
-        two_blocks = _saved_activation_bytes(GPTConfig(n_layer=3, **kw), batch) - _saved_activation_bytes(
-            GPTConfig(n_layer=1, **kw), batch
-        )
-    predicted = 2 * activation_bytes(
-        GPTConfig(n_layer=1, **kw), batch_size=batch, seq_len=128, flash_attention=fused, dropout=False,
-        bytes_per_value=4,
-    )  # fmt: skip
-    assert abs(two_blocks / predicted - 1) < 0.01
+        measured = _saved_activation_bytes(cfg, batch)
+    kw = dict(batch_size=batch, seq_len=128, flash_attention=fused, dropout=False, bytes_per_value=4)
+    predicted = activation_bytes(cfg, **kw)
+    assert abs(measured / predicted - 1) < 0.01
+    # without the head and the loss the count misses a large part of a shallow model with v = 2h
+    assert measured / activation_bytes(cfg, loss="excluded", **kw) - 1 > 0.1
 
 
 @pytest.mark.cuda
@@ -821,7 +873,7 @@ def test_measured_activations_per_llama_block_match_the_count(fused):
     with sdpa_kernel(backend):
         two = _llama_saved_bytes(3, **LLAMA_SHAPE) - _llama_saved_bytes(1, **LLAMA_SHAPE)
     predicted = 2 * activation_bytes(_llama_spec(1), batch_size=4, seq_len=128, flash_attention=fused,
-                                     dropout=False, bytes_per_value=4)  # fmt: skip
+                                     dropout=False, bytes_per_value=4, loss="excluded")  # fmt: skip
     assert abs(two / predicted - 1) < 0.01
     # and the GPT-block formula, applied to this block, undercounts it by far more than that
     gpt_count = 2 * 4 * 128 * 128 * (32 + (0 if fused else 2 * 8 * 128 / 128)) * 2
@@ -846,16 +898,17 @@ def test_llama_activation_count_by_hand():
     spec = _llama_spec(3)
     s, b, h, hkv, f, a = 128, 4, 128, 32, 352, 8
     per_layer = s * b * (12 * h + 4 * hkv + 8 * f)
-    got = activation_bytes(spec, batch_size=b, seq_len=s, flash_attention=True, dropout=False)
+    blocks = dict(dropout=False, loss="excluded")
+    got = activation_bytes(spec, batch_size=b, seq_len=s, flash_attention=True, **blocks)
     assert got == 3 * per_layer
     # math kernel: K and V expanded to every head, plus the softmax output 2 a s^2 b
     per_layer_math = s * b * (16 * h + 8 * f) + 2 * a * s * s * b
-    assert activation_bytes(spec, batch_size=b, seq_len=s, dropout=False) == 3 * per_layer_math
+    assert activation_bytes(spec, batch_size=b, seq_len=s, **blocks) == 3 * per_layer_math
     # Llama 3 8B: 12 + 1 + 28 = 41 against the GPT block's 32 (28% more); Llama 2 7B: 12 + 4 + 21.5 = 37.5
-    assert activation_bytes("llama-3-8b", batch_size=1, seq_len=1, flash_attention=True, dropout=False) == (
+    assert activation_bytes("llama-3-8b", batch_size=1, seq_len=1, flash_attention=True, **blocks) == (
         32 * 4096 * 41
     )
-    assert activation_bytes("llama-2-7b", batch_size=2, seq_len=1, flash_attention=True, dropout=False) == (
+    assert activation_bytes("llama-2-7b", batch_size=2, seq_len=1, flash_attention=True, **blocks) == (
         32 * 2 * 4096 * 75 // 2
     )
 
@@ -867,14 +920,12 @@ def test_tensor_and_sequence_parallel_match_korthikanti():
     s, b, h, a, L, t = 2048, 1, 12288, 96, 96, 8
     tp = s * b * h * L * (10 + 24 / t + 5 * a * s / (h * t))
     sp = s * b * h * L * (34 / t + 5 * a * s / (h * t))
-    got_tp = activation_bytes("gpt3-175b", batch_size=b, seq_len=s, tensor_parallel=t)
-    got_sp = activation_bytes("gpt3-175b", batch_size=b, seq_len=s, tensor_parallel=t, sequence_parallel=True)
+    blocks = dict(batch_size=b, seq_len=s, tensor_parallel=t, loss="excluded")
+    got_tp = activation_bytes("gpt3-175b", **blocks)
+    got_sp = activation_bytes("gpt3-175b", sequence_parallel=True, **blocks)
     assert got_tp == tp and got_sp == sp
     # full recomputation with sequence parallelism keeps 2 s b h / t per layer (eq. in section 4.2.2)
-    ckpt = activation_bytes(
-        "gpt3-175b", batch_size=b, seq_len=s, tensor_parallel=t, sequence_parallel=True,
-        activation_checkpointing=True,
-    )  # fmt: skip
+    ckpt = activation_bytes("gpt3-175b", sequence_parallel=True, activation_checkpointing=True, **blocks)
     assert ckpt == 2 * s * b * h * L / t + sp / L
 
 
@@ -959,7 +1010,8 @@ def test_qlora_memory_by_hand():
     assert mem.weights == base + 2 * trainable
     assert mem.gradients + mem.optimizer_states == 14 * trainable
     s, h = 2048, 8192
-    assert mem.activations == 2 * s * h * 80 + s * h * 81 // 2  # checkpointed, flash, no dropout
+    ends = 4 * s * h + 8 * s * 32000  # final norm and head inputs; fp32 logits and log-softmax
+    assert mem.activations == 2 * s * h * 80 + s * h * 81 // 2 + ends  # checkpointed, flash, no dropout
     lora16 = sizing.lora_memory("llama-2-70b", rank=r, seq_len=2048)
     assert lora16.weights == 2 * n + 2 * trainable
 
@@ -974,6 +1026,8 @@ def test_qlora_memory_by_hand():
         (lambda: sizing.lora_memory("gpt2", rank=8, base_dtype="nf3"), "base_dtype"),
         (lambda: sizing.decode_tokens_per_second("gpt2", bandwidth=0), "bandwidth"),
         (lambda: sizing.weight_bytes("gpt2", dtype="int4", embedding_dtype="int2"), "embedding_dtype"),
+        (lambda: activation_bytes("gpt2", batch_size=1, seq_len=8, loss="softmax"), "loss"),
+        (lambda: training_memory("gpt2", seq_len=8, loss="none"), "loss"),
     ],
 )
 def test_new_functions_reject_bad_values(call, match):
@@ -1000,3 +1054,65 @@ def test_autocast_keeps_16_bit_copies_of_the_matmul_weights():
     ):
         model(torch.randn(8, 64, requires_grad=True))  # an input that needs a gradient, as inside a model
     assert sum(copies.values()) == 2 * (64 * 256 + 256 * 64)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# int4 as each library lays it out
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_int4_bare_and_the_guides_default():
+    n = PUBLISHED["llama-2-7b"]
+    assert sizing.int4_weight_bytes("llama-2-7b", convention="bare") == n // 2
+    embeddings = 2 * 32000 * 4096  # untied: input table and head, kept in bf16
+    assert sizing.int4_weight_bytes("llama-2-7b") == (n - embeddings) // 2 + 2 * embeddings
+
+
+def test_int4_gptq_awq_by_hand():
+    # the blocks' seven matrices at 4 bits, an fp16 scale and a packed 4-bit zero per 128 weights; the norms,
+    # the embedding and the head in 16 bits
+    h, f, layers, v = 4096, 11008, 32, 32000
+    matrices = layers * (4 * h * h + 3 * h * f)
+    rest = PUBLISHED["llama-2-7b"] - matrices
+    expected = matrices * (4 + 20 / 128) / 8 + 2 * rest
+    assert sizing.int4_weight_bytes("llama-2-7b", convention="gptq-awq") == math.ceil(expected)
+    assert rest == 2 * v * h + (2 * layers + 1) * h
+    # a 16-bit scale and a 16-bit zero per group of 128 cost 0.25 bit per weight
+    wide = sizing.int4_weight_bytes("llama-2-7b", convention="gptq-awq", zero_bits=16)
+    none = sizing.int4_weight_bytes("llama-2-7b", convention="gptq-awq", zero_bits=0, group_size=10**12)
+    assert abs((wide - none) * 8 / matrices - 0.25) < 1e-6
+
+
+def test_use_more_bits_promotes_half_of_the_layers():
+    # llama.cpp's model cards: Q4_K_M "uses Q6_K for half of the attention.wv and feed_forward.w2 tensors"
+    picked = [i for i in range(32) if sizing._more_bits(i, 32)]
+    assert len(picked) == 16
+    assert picked[:4] == [0, 1, 2, 3] and picked[-4:] == [28, 29, 30, 31]
+
+
+@pytest.mark.parametrize(
+    ("model", "published_gb", "margin"),
+    [
+        # localmodels/Llama-2-13B-ggml, llama-2-13b.ggmlv3.q4_K_M.bin: 7.87 GB
+        ("llama-2-13b", 7.87, 0.005),
+        # bartowski/Llama-3.2-1B-Instruct-GGUF, Q4_K_M (llama.cpp b3821): 0.81 GB, tokenizer metadata included
+        (LLAMA_3_2_1B, 0.81, 0.02),
+    ],
+)
+def test_q4_k_m_matches_published_files(model, published_gb, margin):
+    got = sizing.int4_weight_bytes(model, convention="llama.cpp-q4_k_m") / 1e9
+    assert abs(got / published_gb - 1) < margin
+    # the tied embedding is quantised (to Q6_K, as the head): under the guide's default it stays in bf16
+    if model is LLAMA_3_2_1B:
+        assert got < sizing.int4_weight_bytes(model) / 1e9 - 0.2
+
+
+def test_int4_conventions_reject_bad_input():
+    with pytest.raises(ValueError, match="convention"):
+        sizing.int4_weight_bytes("gpt2", convention="q4")
+    with pytest.raises(ValueError, match="group_size"):
+        sizing.int4_weight_bytes("gpt2", convention="gptq-awq", group_size=0)
+    with pytest.raises(ValueError, match="zero_bits"):
+        sizing.int4_weight_bytes("gpt2", convention="gptq-awq", zero_bits=-1)
+    with pytest.raises(TypeError, match="group_size"):
+        sizing.int4_weight_bytes("gpt2", group_size=128.0)

@@ -10,7 +10,8 @@ training tokens (`D`) give the lowest loss? This module makes the published answ
 - `compute_optimal` / `compute_optimal_tokens`: the compute-optimal allocation by the 20-tokens-per-parameter
   rule or by the closed-form minimiser of a fit.
 - `HOFFMANN_2022_TABLE_3`: the paper's own table of compute-optimal sizes, to check the rule against.
-- `compute_budget` / `training_hours`: GPUs, hours, peak FLOP/s and MFU into FLOPs, and back into time.
+- `compute_budget` / `training_hours`: GPUs, hours, peak FLOP/s and the 6ND utilisation (the share of the
+  peak that `6 N D` accounts for; PaLM's MFU also counts attention) into FLOPs, and back into time.
 
 Units throughout: parameters and tokens are counts, compute is in FLOPs (floating-point operations, not
 FLOP/s), time in hours. Every function accepts plain numbers; `training_flops` and `chinchilla_loss` also accept
@@ -579,26 +580,31 @@ def peak_flops(gpu: str | float) -> float:
     return _positive_scalar("gpu (peak FLOP/s)", gpu)
 
 
-def _check_mfu(mfu: object) -> float:
+def _check_utilisation(utilisation: object) -> float:
     try:
-        return check_real("mfu", mfu, minimum=0, maximum=1, min_open=True)
+        return check_real("utilisation", utilisation, minimum=0, maximum=1, min_open=True)
     except ValueError:
         raise parameter_error(
-            ValueError, f"mfu must be in (0, 1] (a fraction of peak, e.g. 0.4), got {mfu!r}", "mfu"
+            ValueError,
+            f"utilisation must be in (0, 1] (a fraction of peak, e.g. 0.4), got {utilisation!r}",
+            "utilisation",
         ) from None
 
 
-def compute_budget(*, gpus: int, hours: float, gpu: str | float, mfu: float) -> float:
-    """Training FLOPs that `gpus` accelerators deliver in `hours` at a model FLOPs utilisation `mfu`.
+def compute_budget(*, gpus: int, hours: float, gpu: str | float, utilisation: float) -> float:
+    """Training FLOPs (`6 N D`) that `gpus` accelerators deliver in `hours` at a 6ND utilisation `utilisation`.
 
-    `C = gpus * hours * 3600 * peak * mfu`. MFU (model FLOPs utilisation, Chowdhery et al. 2022) is the
-    fraction of the peak that goes into the model's `6 N D` FLOPs; well-tuned large runs reach 0.35 to 0.5.
+    `C = gpus * hours * 3600 * peak * utilisation`. The 6ND utilisation is the fraction of the peak that the
+    `6 N D` count accounts for. It is not quite MFU: model FLOPs utilisation as PaLM defines it (Chowdhery et
+    al. 2022, appendix B) counts `6 N + 12 L H Q T` FLOPs per token, the attention's matrix products included,
+    so for the same run MFU reads higher by that term's share (`training_flops_with_attention`): 15% at GPT-2
+    small's shape and context, about 4% for Chinchilla 70B. Well-tuned large runs reach an MFU of 0.35 to 0.5.
 
     Args:
         gpus: number of accelerators (>= 1).
         hours: wall-clock training time in hours (> 0).
         gpu: accelerator name from `GPU_PEAK_FLOPS`, or its peak FLOP/s.
-        mfu: model FLOPs utilisation, in (0, 1].
+        utilisation: the 6ND utilisation, in (0, 1].
 
     Returns:
         The budget in FLOPs.
@@ -612,27 +618,30 @@ def compute_budget(*, gpus: int, hours: float, gpu: str | float, mfu: float) -> 
     ```python
     from llmguide.scaling import compute_budget
 
-    print(f"{compute_budget(gpus=8, hours=24, gpu='h100', mfu=0.4):.3e} FLOPs")
+    print(f"{compute_budget(gpus=8, hours=24, gpu='h100', utilisation=0.4):.3e} FLOPs")
     #> 2.734e+20 FLOPs
     ```
     """
     n = _positive_int("gpus", gpus)
     h = _positive_scalar("hours", hours)
-    peak, utilisation = peak_flops(gpu), _check_mfu(mfu)
-    return _finite("gpus or hours", "the budget", lambda: float(n) * h * 3600.0 * peak * utilisation)
+    peak, share = peak_flops(gpu), _check_utilisation(utilisation)
+    return _finite("gpus or hours", "the budget", lambda: float(n) * h * 3600.0 * peak * share)
 
 
-def training_hours(n_params: float, n_tokens: float, *, gpus: int, gpu: str | float, mfu: float) -> float:
+def training_hours(
+    n_params: float, n_tokens: float, *, gpus: int, gpu: str | float, utilisation: float
+) -> float:
     """Wall-clock hours to train `n_params` parameters on `n_tokens` tokens (`6 N D` FLOPs).
 
-    The inverse of `compute_budget`: `hours = 6 N D / (gpus * peak * mfu * 3600)`.
+    The inverse of `compute_budget`: `hours = 6 N D / (gpus * peak * utilisation * 3600)`, with the 6ND
+    utilisation (see `compute_budget` for how it differs from MFU).
 
     Args:
         n_params: model size `N` (> 0).
         n_tokens: training tokens `D` (> 0).
         gpus: number of accelerators (>= 1).
         gpu: accelerator name from `GPU_PEAK_FLOPS`, or its peak FLOP/s.
-        mfu: model FLOPs utilisation, in (0, 1].
+        utilisation: the 6ND utilisation, in (0, 1].
 
     Returns:
         Hours of training.
@@ -646,16 +655,16 @@ def training_hours(n_params: float, n_tokens: float, *, gpus: int, gpu: str | fl
     ```python
     from llmguide.scaling import training_hours
 
-    # A 7B model on 140B tokens on 8 H100s at 40% MFU
-    print(f"{training_hours(7e9, 140e9, gpus=8, gpu='h100', mfu=0.4):.0f} hours")
+    # A 7B model on 140B tokens on 8 H100s at a 6ND utilisation of 40%
+    print(f"{training_hours(7e9, 140e9, gpus=8, gpu='h100', utilisation=0.4):.0f} hours")
     #> 516 hours
     ```
     """
     c = training_flops(_positive_scalar("n_params", n_params), _positive_scalar("n_tokens", n_tokens))
     n = _positive_int("gpus", gpus)
-    peak, utilisation = peak_flops(gpu), _check_mfu(mfu)
+    peak, share = peak_flops(gpu), _check_utilisation(utilisation)
     # a huge gpus (beyond a float's range) would raise OverflowError in float(n): treat it as infinitely fast
-    return _finite("gpus", "the hours", lambda: c / (float(n) * peak * utilisation * 3600.0))
+    return _finite("gpus", "the hours", lambda: c / (float(n) * peak * share * 3600.0))
 
 
 def method_label(method: str) -> str:

@@ -10,7 +10,8 @@ GiB (2**30 bytes).
 - `param_count` counts parameters exactly (it reproduces the published counts; for `llmguide.model.GPTConfig`
   it equals the number of parameters of `llmguide.model.GPT`).
 - `inference_memory`, `weight_bytes` and `kv_cache_bytes` size serving (quantised weights keep the embeddings
-  in 16 bits); `decode_tokens_per_second` bounds decoding speed by memory bandwidth.
+  in 16 bits, as GPTQ and AWQ do in Hugging Face; `int4_weight_bytes` sizes each library's 4-bit layout);
+  `decode_tokens_per_second` bounds the forward passes per second by memory bandwidth.
 - `training_memory` sizes training per GPU, with mixed precision, several optimizers, activation
   checkpointing, ZeRO sharding and tensor/sequence parallelism; `activation_bytes` counts activations for
   GPT-style and Llama-style blocks; `gpus_needed` answers "how many GPUs of this size".
@@ -37,6 +38,8 @@ from llmguide.validate import (
 
 __all__ = [
     "BYTES_PER_PARAM",
+    "INT4_CONVENTIONS",
+    "LOSSES",
     "MODELS",
     "NF4_BYTES_PER_PARAM",
     "OPTIMIZERS",
@@ -50,6 +53,7 @@ __all__ = [
     "get_model",
     "gpus_needed",
     "inference_memory",
+    "int4_weight_bytes",
     "kv_cache_bytes",
     "lora_memory",
     "lora_params",
@@ -75,6 +79,17 @@ BYTES_PER_PARAM: dict[str, float] = {
 #: arXiv:2305.14314, section 3): 4 bits per weight, one 8-bit scale per block of 64 weights, and one 32-bit
 #: scale per 256 of those scales, `4 + 8/64 + 32/(64*256)` = 4.127 bits.
 NF4_BYTES_PER_PARAM: Fraction = Fraction(4 * 64 * 256 + 8 * 256 + 32, 64 * 256 * 8)
+
+#: What the output layer and the loss keep for the backward pass, beyond the final norm's and the output
+#: projection's inputs, in bytes per token and vocabulary entry (see `activation_bytes`):
+#: `"cross_entropy"`: PyTorch's `F.cross_entropy` on fp32 logits, which the caller holds while its
+#: `log_softmax` saves an fp32 output of the same size (4 + 4); `"logits"`: the fp32 logits alone, as
+#: Korthikanti et al. 2022 (section 4.3) count them for Megatron's fused cross-entropy, which computes the
+#: softmax in place; `"chunked"`: chunked or fused linear cross-entropy (Wijmans et al. 2024, "Cut Your Losses
+#: in Large-Vocabulary Language Models", arXiv:2411.09009), which never holds the logits of the whole batch.
+#: `"excluded"` (not a key here) leaves the final norm, the output layer and the loss out altogether, as the
+#: paper's per-block equations do.
+LOSSES: dict[str, int] = {"cross_entropy": 8, "logits": 4, "chunked": 0}
 
 #: Training precisions: "fp32" keeps everything in 32-bit floats; "mixed" is the ZeRO paper's mixed
 #: precision (16-bit weights and gradients, a 32-bit master copy of the weights held by the optimizer).
@@ -637,9 +652,11 @@ def weight_bytes(
 ) -> int:
     """Bytes of a model's weights, with the embeddings and output head in their own format.
 
-    Weight-only quantisation (int8, int4: GPTQ, AWQ, bitsandbytes, llama.cpp's usual presets) quantises the
-    blocks' matrices and leaves the token embedding and the output head in 16 bits: they are a large share of
-    a small model (21% of Llama 3.2 1B, whose head is tied to its embedding) and sensitive to rounding.
+    Weight-only quantisation as GPTQ, AWQ and bitsandbytes checkpoints load in Hugging Face transformers
+    quantises the blocks' matrices and leaves the token embedding and the output head in 16 bits: they are a
+    large share of a small model (21% of Llama 3.2 1B, whose head is tied to its embedding) and sensitive to
+    rounding. That is the default here, without the group scales. llama.cpp's k-quants quantise the embedding
+    and head too: `int4_weight_bytes` sizes each library's layout, scales included.
 
     Args:
         model: a `ModelSpec`, a preset name, a `llmguide.model.GPTConfig`, or an int parameter count (then
@@ -674,6 +691,92 @@ def weight_bytes(
     s = _spec(model)
     embeddings = sum(_embedding_params(s))
     return _nbytes(param_count(s) - embeddings, dtype) + _nbytes(embeddings, embedding_dtype)
+
+
+#: How 4-bit weights are laid out by the libraries that load them (see `int4_weight_bytes`).
+INT4_CONVENTIONS: tuple[str, ...] = ("bare", "llmguide", "gptq-awq", "llama.cpp-q4_k_m")
+
+# llama.cpp's k-quants (ggml-common.h): bytes per super-block of 256 weights. Q4_K: 128 bytes of 4-bit
+# values, 12 of 6-bit sub-block scales and minimums, an fp16 scale and an fp16 minimum (4.5 bits per weight);
+# Q6_K: 128 + 64 bytes of 6-bit values, 16 8-bit sub-block scales and an fp16 scale (6.5625 bits per weight).
+_Q4_K, _Q6_K = Fraction(144, 256), Fraction(210, 256)
+
+
+def _more_bits(i: int, n: int) -> bool:
+    """llama.cpp's `use_more_bits`: the layers whose attn_v and ffn_down Q4_K_M promotes to Q6_K."""
+    return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
+
+
+def int4_weight_bytes(
+    model: ModelSpec | str | Any, *, convention: str = "llmguide", group_size: int = 128, zero_bits: int = 4
+) -> int:
+    """Bytes of a model's weights at 4 bits, as each library lays them out.
+
+    "int4" is not one format. What stays in 16 bits, and what the scales cost, depends on who quantises:
+
+    - `"bare"`: every parameter at 4 bits and nothing else, the lower bound of the `BYTES_PER_PARAM` table.
+    - `"llmguide"`: this package's default (`weight_bytes(dtype="int4")`): the blocks at 4 bits, the
+      embeddings and an untied head in bf16, the scales left out.
+    - `"gptq-awq"`: GPTQ and AWQ checkpoints as Hugging Face transformers loads them: the blocks' linear
+      layers at 4 bits, plus for each group of `group_size` weights along the input one fp16 scale and one
+      zero point of `zero_bits` (packed 4-bit integers in both formats: `(16 + 4) / 128` = 0.16 bit per
+      weight; a 16-bit zero makes it 0.25); the norms, the embedding and the head stay in 16 bits.
+    - `"llama.cpp-q4_k_m"`: llama.cpp's Q4_K_M (src/llama-quant.cpp): k-quants everywhere, the embedding
+      included. Q4_K (4.5 bits per weight, scales included) for most matrices; Q6_K (6.5625) for the
+      output head, or for the embedding when it is tied to the head, and for the value projection and the
+      MLP's down projection in the layers `use_more_bits` picks (the first and last eighth, and every third
+      in between); norms in fp32. Written for the Llama layout.
+
+    Args:
+        model: a `ModelSpec`, a preset name or a `llmguide.model.GPTConfig`.
+        convention: one of `INT4_CONVENTIONS`.
+        group_size: weights per scale for `"gptq-awq"` (>= 1; 128 is the usual choice).
+        zero_bits: bits of each group's zero point for `"gptq-awq"` (>= 0; 0 for symmetric quantisation).
+
+    Returns:
+        The weights' size in bytes (rounded up to a whole byte).
+
+    Raises:
+        ValueError: an unknown convention or preset, or a group size or zero width out of range.
+        TypeError: a model of an unsupported kind, or a size that is not an int.
+
+    For example:
+
+    ```python
+    from llmguide.sizing import int4_weight_bytes
+
+    for convention in ("bare", "llmguide", "gptq-awq", "llama.cpp-q4_k_m"):
+        print(f"{convention:<17} {int4_weight_bytes('llama-2-7b', convention=convention) / 1e9:.2f} GB")
+    #> bare              3.37 GB
+    #> llmguide          3.76 GB
+    #> gptq-awq          3.89 GB
+    #> llama.cpp-q4_k_m  4.08 GB
+    ```
+    """
+    s = _spec(model)
+    _check_choice("convention", convention, INT4_CONVENTIONS)
+    group = _check_int("group_size", group_size)
+    zero = check_int("zero_bits", zero_bits, minimum=0)
+    if convention == "bare":
+        return weight_bytes(s, dtype="int4", embedding_dtype="int4")
+    if convention == "llmguide":
+        return weight_bytes(s, dtype="int4")
+    inputs, head = _embedding_params(s)
+    matrices = s.n_layer * sum(d_in * d_out for d_in, d_out in _block_matrices(s, "all"))
+    rest = param_count(s) - inputs - head - matrices  # norms (and, GPT-2 style, biases)
+    if convention == "gptq-awq":
+        bits = matrices * (4 + Fraction(16 + zero, group)) + 16 * (rest + inputs + head)
+        return math.ceil(bits / 8)
+    h, f, kv = s.n_embd, s.intermediate_size, s.n_kv_head * s.head_dim
+    total = 4 * Fraction(rest)  # fp32 norms
+    for i in range(s.n_layer):
+        promoted = _Q6_K if _more_bits(i, s.n_layer) else _Q4_K
+        total += _Q4_K * (matrices // s.n_layer - h * kv - f * h) + promoted * (h * kv + f * h)
+    if s.tied_embeddings:
+        total += _Q6_K * inputs  # the one table is also the head
+    else:
+        total += _Q4_K * inputs + _Q6_K * head
+    return math.ceil(total)
 
 
 def inference_memory(
@@ -765,6 +868,7 @@ def activation_bytes(
     bytes_per_value: int = 2,
     tensor_parallel: int = 1,
     sequence_parallel: bool = False,
+    loss: str = "cross_entropy",
 ) -> int:
     """Activations kept for the backward pass per GPU, in bytes, after Korthikanti et al. 2022 (section 4).
 
@@ -795,7 +899,16 @@ def activation_bytes(
     `s*b*h*(10 + 24/t + 5*a*s/(h*t))` with tensor parallelism alone and `s*b*h*(34/t + 5*a*s/(h*t))`
     with sequence parallelism. Full activation checkpointing keeps each block's 16-bit input, `2*s*b*h`
     bytes (divided by `t` under sequence parallelism), plus one block's full activations while it is
-    recomputed. The embeddings, final norm, output layer and loss are left out, as in the paper.
+    recomputed.
+
+    The model's ends (the paper's section 4.3), unless `loss="excluded"`: the final norm's input and the
+    output projection's input, `4*s*b*h` bytes at 16 bits (divided by `t` under sequence parallelism), with
+    dropout the input embedding's mask, `s*b*h` (1 byte); and the logits, which the paper keeps in fp32,
+    `4*s*b*v` bytes for a vocabulary of v (divided by `t`: the output layer is split over the vocabulary).
+    `loss` says what the loss keeps (`LOSSES`): PyTorch's `F.cross_entropy` also saves its fp32 log-softmax,
+    another `4*s*b*v` (the default); a chunked or fused cross-entropy (Wijmans et al. 2024) holds neither. At
+    a large vocabulary this is not small: Llama 3.2 1B's fp32 logits and log-softmax are 35% of its blocks'
+    fp32 activations per token. The ends are not checkpointed.
 
     Args:
         model: a `ModelSpec`, a preset name or a `llmguide.model.GPTConfig`.
@@ -810,26 +923,34 @@ def activation_bytes(
             >= 1; must divide `n_head` and `n_kv_head`).
         sequence_parallel: also split the norms' and dropouts' activations along the sequence (needs
             `tensor_parallel > 1` to change anything).
+        loss: what the output layer and the loss keep, a key of `LOSSES`, or `"excluded"` to count the
+            blocks alone (the paper's per-block equations).
 
     Returns:
         Activation memory in bytes per GPU for the whole model (rounded up to a whole byte).
 
     Raises:
         ValueError: a non-positive size, `seq_len` beyond a GPT-2-style context, `bytes_per_value` other
-            than 2 or 4, or a `tensor_parallel` that does not divide the heads.
-        TypeError: a model of an unsupported kind, a size that is not an int, or a flag that is not a bool.
+            than 2 or 4, a `tensor_parallel` that does not divide the heads, or an unknown `loss`.
+        TypeError: a model of an unsupported kind, a size that is not an int, a flag that is not a bool, or
+            a `loss` that is not a string.
 
     For example:
 
     ```python
     from llmguide.sizing import activation_bytes
 
-    gb = activation_bytes("gpt2", batch_size=1, seq_len=1024) / 1e9
+    gb = activation_bytes("gpt2", batch_size=1, seq_len=1024, loss="excluded") / 1e9
     print(f"{gb:.2f} GB")  # 12 layers * 1024 * 768 * (34 + 5 * 12 * 1024 / 768)
     #> 1.08 GB
-    llama = activation_bytes("llama-3-8b", batch_size=1, seq_len=1, flash_attention=True, dropout=False)
+    llama = activation_bytes(
+        "llama-3-8b", batch_size=1, seq_len=1, flash_attention=True, dropout=False, loss="excluded"
+    )
     print(llama / (32 * 4096))  # per layer and token, in units of the width: 12 + 4/4 + 8 * 3.5
     #> 41.0
+    ends = activation_bytes("llama-3-8b", batch_size=1, seq_len=1, flash_attention=True, dropout=False) - llama
+    print(ends)  # final norm and output inputs 4 * 4096, fp32 logits and log-softmax 8 * 128,256
+    #> 1042432
     ```
     """
     s = _spec(model)
@@ -842,6 +963,7 @@ def activation_bytes(
     check_bool("flash_attention", flash_attention)
     check_bool("dropout", dropout)
     check_bool("sequence_parallel", sequence_parallel)
+    _check_choice("loss", loss, [*LOSSES, "excluded"])
     t = _check_tensor_parallel(s, tensor_parallel)
     sb = seq_len * batch_size
     h, f = s.n_embd, s.intermediate_size
@@ -858,7 +980,12 @@ def activation_bytes(
         total_16bit = Fraction(2 * sb * h * s.n_layer, sp) + one_block
     else:
         total_16bit = one_block * s.n_layer
-    return math.ceil(total_16bit * bytes_per_value / 2)
+    logits = Fraction(0)
+    if loss != "excluded":
+        # final norm's and output projection's inputs; the input embedding's dropout mask (1 byte)
+        total_16bit += Fraction(sb * (4 * h + (h if dropout else 0)), sp)
+        logits = Fraction(sb * s.vocab_size * LOSSES[loss], t)  # fp32, split over the vocabulary
+    return math.ceil(total_16bit * bytes_per_value / 2 + logits)
 
 
 def _check_tensor_parallel(s: ModelSpec, tensor_parallel: Any) -> int:
@@ -924,6 +1051,7 @@ def training_memory(
     n_gpus: int = 1,
     tensor_parallel: int = 1,
     sequence_parallel: bool = False,
+    loss: str = "cross_entropy",
 ) -> TrainingMemory:
     """Memory per GPU to train a model with data parallelism and, optionally, ZeRO sharding.
 
@@ -959,6 +1087,7 @@ def training_memory(
         n_gpus: data-parallel GPUs (>= 1), the GPUs ZeRO shards over.
         tensor_parallel: GPUs each model replica's matrices are split over (>= 1; must divide the heads).
         sequence_parallel: with tensor parallelism, also split the activations it leaves whole.
+        loss: what the output layer and the loss keep (see `activation_bytes`).
 
     Returns:
         A `TrainingMemory` with `weights`, `gradients`, `optimizer_states`, `activations` and `total` in bytes
@@ -1012,6 +1141,7 @@ def training_memory(
             bytes_per_value=2 if precision == "mixed" else 4,
             tensor_parallel=t,
             sequence_parallel=sequence_parallel,
+            loss=loss,
         )
     n = -(-n // t)  # parameters per GPU under tensor parallelism (ceil)
     weight_bytes = 2 if precision == "mixed" else 4
@@ -1051,6 +1181,7 @@ def gpus_needed(
     max_gpus: int = 1_000_000,
     tensor_parallel: int = 1,
     sequence_parallel: bool = False,
+    loss: str = "cross_entropy",
 ) -> int:
     """The smallest number of data-parallel GPUs whose per-GPU training memory fits in `gpu_memory`.
 
@@ -1073,6 +1204,7 @@ def gpus_needed(
         max_gpus: the largest number of data-parallel replicas to consider.
         tensor_parallel: as for `training_memory`.
         sequence_parallel: as for `training_memory`.
+        loss: as for `training_memory`.
 
     Returns:
         The number of GPUs: data-parallel replicas times `tensor_parallel`.
@@ -1108,6 +1240,7 @@ def gpus_needed(
             n_gpus=n_gpus,
             tensor_parallel=tensor_parallel,
             sequence_parallel=sequence_parallel,
+            loss=loss,
         ).total
 
     floor = per_gpu(max_gpus)
@@ -1149,12 +1282,15 @@ def decode_tokens_per_second(
     kv_dtype: str | None = None,
     embedding_dtype: str | None = None,
 ) -> float:
-    """A ceiling on decoding speed set by memory bandwidth, in tokens per second (all sequences together).
+    """A ceiling on plain decoding speed set by memory bandwidth, in tokens per second (all sequences together).
 
-    Each decoding step produces one token per sequence and must read every weight it multiplies by (all the
-    parameters except the rows of the input embedding it does not look up) and each sequence's whole KV cache.
-    At small batches that reading, not the arithmetic, is the bottleneck, so
-    `batch_size * bandwidth / (weights read + KV cache)` bounds the tokens per second from above. Real
+    Each forward pass must read every weight it multiplies by (all the parameters except the rows of the
+    input embedding it does not look up) and each sequence's whole KV cache. At small batches that reading,
+    not the arithmetic, is the bottleneck, so `bandwidth / (weights read + KV cache)` bounds the forward
+    passes per second. Plain decoding makes one token per sequence per pass, which gives the tokens per second
+    returned here. What the bandwidth bounds is the passes, not the tokens: speculative decoding (Leviathan et
+    al. 2023, Chen et al. 2023) and multi-token heads (Medusa, Cai et al. 2024) verify several tokens in one
+    pass and accept more than one per read of the weights on average, so they can beat this figure. Real
     servers reach some fraction of it; the compute, the kernels' efficiency and the time between steps are
     left out.
 
@@ -1169,7 +1305,7 @@ def decode_tokens_per_second(
         embedding_dtype: format of the embeddings and output head; default as for `weight_bytes`.
 
     Returns:
-        Tokens per second, summed over the batch.
+        Tokens per second of plain decoding (one token per sequence per forward pass), summed over the batch.
 
     Raises:
         ValueError: a non-positive size or bandwidth, an unknown dtype, or `seq_len` beyond a GPT-2-style
@@ -1265,6 +1401,7 @@ def lora_memory(
     activation_checkpointing: bool = True,
     flash_attention: bool = True,
     dropout: bool = False,
+    loss: str = "cross_entropy",
 ) -> TrainingMemory:
     """Memory on one GPU to fine-tune a model with LoRA (`base_dtype="bf16"`) or QLoRA (`"nf4"`), in bytes.
 
@@ -1287,6 +1424,7 @@ def lora_memory(
         activation_checkpointing: as for `activation_bytes` (QLoRA uses it).
         flash_attention: as for `activation_bytes`.
         dropout: as for `activation_bytes`.
+        loss: as for `activation_bytes`.
 
     Returns:
         A `TrainingMemory` for one GPU.
@@ -1302,7 +1440,7 @@ def lora_memory(
 
     mem = lora_memory("llama-2-7b", rank=16, base_dtype="nf4", seq_len=2048)
     print(f"{mem.weights / 1e9:.2f} GB of weights, {mem.total / 1e9:.2f} GB in all")
-    #> 3.95 GB of weights, 5.36 GB in all
+    #> 3.95 GB of weights, 5.91 GB in all
     ```
     """
     s = _spec(model)
@@ -1321,6 +1459,7 @@ def lora_memory(
         activation_checkpointing=activation_checkpointing,
         flash_attention=flash_attention,
         dropout=dropout,
+        loss=loss,
     )
     return TrainingMemory(
         weights=base + 2 * trainable,
