@@ -41,6 +41,7 @@ help:
 	@echo "make build   draw what changed, then build the site into site/ with --strict"
 	@echo "make check-site   build, then check the site's links and open every page in a browser"
 	@echo "make lint    ruff"
+	@echo "make setup   create .venv and install the project with its extras (every target does it first)"
 	@echo "make clean   remove site/, docs/figures/ and caches (keeps .venv)"
 
 setup: $(SETUP_STAMP)
