@@ -171,7 +171,7 @@ def on_startup(command: str, dirty: bool) -> None:
 
 
 def on_config(config: Any) -> Any:
-    if _serving:
+    if _serving and Path(config.docs_dir).resolve() == pagenotebooks.DOCS:
         pagenotebooks.EXECUTED.joinpath("solutions").mkdir(parents=True, exist_ok=True)
         if str(pagenotebooks.EXECUTED) not in config.watch:
             config.watch.append(str(pagenotebooks.EXECUTED))

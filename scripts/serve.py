@@ -104,16 +104,18 @@ def failure_lines(log: str, limit: int = 8) -> list[str]:
 _current: list[subprocess.Popen] = []  # the job running now, stopped with the server
 
 
-def run_job(job: Job, make: list[str], server: subprocess.Popen) -> str:
-    """Run one job; return 'up to date', 'done' or 'failed' (and print its line)."""
-    if subprocess.call([*make, "-q", job.target], cwd=ROOT, stdout=subprocess.DEVNULL) == 0:
+def run_job(
+    job: Job, make: list[str], server: subprocess.Popen, *, root: Path = ROOT, logs: Path = LOGS
+) -> str:
+    """Run one job; return 'up to date', 'done in N s' or 'failed' (a failure prints its lines here)."""
+    if subprocess.call([*make, "-q", job.target], cwd=root, stdout=subprocess.DEVNULL) == 0:
         return "up to date"
-    LOGS.mkdir(parents=True, exist_ok=True)
-    log_path = LOGS / f"{job.name}.log"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"{job.name}.log"
     start = time.monotonic()
     with log_path.open("w", encoding="utf8") as log:
         process = subprocess.Popen(
-            [*make, job.target], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [*make, job.target], cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         _current[:] = [process]
         while process.poll() is None:
@@ -126,7 +128,7 @@ def run_job(job: Job, make: list[str], server: subprocess.Popen) -> str:
     if process.returncode == 0:
         return f"done in {seconds:.0f} s"
     lines = failure_lines(log_path.read_text("utf8", errors="replace"))
-    rel = log_path.relative_to(ROOT)
+    rel = log_path.relative_to(root) if log_path.is_relative_to(root) else log_path
     say(f"{job.label} FAILED after {seconds:.0f} s; the server keeps serving (full log: {rel}):")
     for line in lines:
         print(f"    {line}", flush=True)
