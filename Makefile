@@ -33,7 +33,7 @@ endef
 help:
 	@echo "make serve   set up, serve the guide at once on http://$(ADDR)/llmguide/ and draw its figures behind it"
 	@echo "make test    set up, run every test, build the site with --strict, check its links"
-	@echo "make page PAGE=docs/x.md   one page: its blocks, its lint and its figures, in seconds"
+	@echo "make page PAGE=docs/x.md   one page: its blocks, lint, structure (nav, index row, exercises, solutions) and figures"
 	@echo "make notebook PAGE=docs/x.md   a chapter run as its notebook, in a fresh kernel, checked like its page"
 	@echo "make solutions  run the exercises' solution notebooks changed since their last pass"
 	@echo "make figures run the docs blocks of the pages changed since their last pass (they draw the figures)"
@@ -77,7 +77,8 @@ build/notebooks/solutions/%.ipynb: docs/solutions/%.ipynb $(PACKAGE) | $(SETUP_S
 
 solutions: setup $(EXECUTED)
 
-# The fast loop while writing a page: its blocks, its lint (part of collecting the page) and its figures.
+# The fast loop while writing a page: its blocks, its lint (part of collecting the page), its figures and, for a
+# chapter, its structure (tests/chapterchecks.py: nav entry, index row, notebook link, exercises, solutions).
 page: setup
 	@test -n "$(PAGE)" && test -f "$(PAGE)" || { echo "make page: say which page, e.g. make page PAGE=docs/temperature.md"; exit 2; }
 	$(BIN)/python -m pytest $(PAGE) -q -p no:cacheprovider
@@ -116,4 +117,4 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf site docs/figures build/notebooks .pytest_cache .ruff_cache .hypothesis
+	rm -rf site docs/figures build/notebooks build/serve .pytest_cache .ruff_cache .hypothesis

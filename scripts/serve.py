@@ -149,7 +149,17 @@ def stop_job() -> None:
     _current.clear()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str]) -> int:
+    import signal
+
+    # Ctrl-C in the terminal, or SIGTERM (a `make serve &` stopped with kill): stop the job and the server. SIGINT
+    # is set explicitly because a shell starts background commands with it ignored.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--addr", default="127.0.0.1:8000", help="host:port to serve on")
     args = parser.parse_args(argv)
@@ -200,11 +210,12 @@ def main(argv: list[str]) -> int:
         return server.wait()
     except KeyboardInterrupt:
         stop_job()
-        server.terminate()
+        server.send_signal(signal.SIGINT)  # mkdocs serve shuts down cleanly on it
         try:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
+            server.wait()
         return 0
 
 
