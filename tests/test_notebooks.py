@@ -258,3 +258,22 @@ def test_statement_marks_split_a_cells_output():
     text = f"{mark}0{mark}{mark}1{mark}a\nb\n{mark}2{mark}{mark}3{mark}c\n"
     assert pagenotebooks.split_statements(text, 4) == ["", "a\nb\n", "", "c\n"]
     assert json.dumps(mark)  # survives the notebook's JSON
+
+
+def test_a_failed_solution_check_leaves_no_executed_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Exercise 1 asserts nothing, exercise 3 twice: the run fails before the kernel starts, and the executed copy
+    of an earlier run is gone, so that `make solutions` (whose target it is) runs the notebook again."""
+    monkeypatch.setattr(pagenotebooks, "DOCS", tmp_path / "docs")
+    monkeypatch.setattr(pagenotebooks, "EXECUTED", tmp_path / "build" / "notebooks")
+    source = tmp_path / "docs" / "solutions" / "planted.ipynb"
+    source.parent.mkdir(parents=True)
+    cells = [nbformat.v4.new_markdown_cell("[Back](../../planted/#exercises)")]
+    for number, code in [(1, "x = 1"), (2, "assert 2 == 2"), (3, "assert 3 == 3\nassert 4 == 4")]:
+        cells += [nbformat.v4.new_markdown_cell(f"## Exercise {number}: t"), nbformat.v4.new_code_cell(code)]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), source)
+    stale = pagenotebooks.executed_copy(source)
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")  # an earlier run's copy, newer than the source
+    with pytest.raises(AssertionError, match=r"## Exercise 1 \(cell 1\)"):
+        test_solution_notebook_runs_in_a_fresh_kernel(source, tmp_path, lambda *a: None)
+    assert not stale.exists()
