@@ -2,7 +2,8 @@
 
 `docs/transformers.md` plots the recall budget check from `experiments/results/recall_budget.json` (written by
 `experiments/recall_budget.py --json`) without rerunning it. This test reads the page's `RECORDED` literal
-and the JSON record, and fails when one changed without the other.
+and the JSON record, and fails when one changed without the other. The same holds for the learning-rate sweep
+of the recall experiment, `experiments/results/recall_fixed.json` (written by `experiments/recall_sweep.py`).
 """
 
 from __future__ import annotations
@@ -44,3 +45,18 @@ def test_the_recall_budget_figure_draws_the_recorded_curves() -> None:
     assert record["command"].removeprefix("python experiments/recall_budget.py ").split(" --json")[
         0
     ] in " ".join(page.replace("\n# ", " ").split())  # the page names the command that wrote the record
+
+
+def test_the_recall_learning_rate_figure_draws_the_recorded_sweep() -> None:
+    record = json.loads((ROOT / "experiments" / "results" / "recall_fixed.json").read_text())
+    page = ROOT / "docs" / "transformers.md"
+    expected = {
+        lr: {int(seed): tuple(round(a, 2) for a in accs) for seed, accs in by_seed.items()}
+        for lr, by_seed in record["LSTM"]["accuracy"].items()
+    }
+    assert page_literal(page, "LSTM_RATES") == expected
+    assert page_literal(page, "SWEEP_DISTANCES") == tuple(record["distances"])
+    # the rate the page calls best for the long range is the record's, and it lies inside the grid
+    grid = record["LSTM"]["grid"]
+    assert page_literal(page, "LONG_RANGE_BEST") == record["LSTM"]["best_long_range"]
+    assert grid[0] != record["LSTM"]["best_long_range"] != grid[-1]
