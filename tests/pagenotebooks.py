@@ -50,7 +50,13 @@ NOT_CHAPTERS = {"index.md", "contributing.md"}
 REPOSITORY = "llmguide/llmguide"
 # Modules a chapter may import, and what pip installs for each. A chapter importing any other module that is
 # not in Python's standard library fails `test_notebooks.py` until it is added here.
-PIP_NAME = {"torch": "torch", "numpy": "numpy", "matplotlib": "matplotlib", "llmguide": None}
+PIP_NAME = {
+    "torch": "torch",
+    "numpy": "numpy",
+    "matplotlib": "matplotlib",
+    "tokenizers": "tokenizers",  # docs/tokens.md checks its ids against Hugging Face's
+    "llmguide": None,
+}
 NOTEBOOK_DIR = "notebooks"  # chapter notebooks are served from site/notebooks/NAME.ipynb
 SOLUTIONS = DOCS / "solutions"  # the exercises' solutions: hand-written notebooks, committed without outputs
 # Where the tests write each solution notebook as executed (outputs included); the site renders that copy.
