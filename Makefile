@@ -1,5 +1,5 @@
 # The guide's task runner. Two commands do everything on a fresh machine (see README.md):
-#   make serve   set up .venv, draw the figures, serve the guide on http://127.0.0.1:8000
+#   make serve   set up .venv, serve the guide at once on http://127.0.0.1:8000/llmguide/, draw the figures behind it
 #   make test    set up .venv, run every test (unit tests, every docs block, every notebook), build the site
 #                strictly, check its links and open it in a browser: exactly what CI runs (.ci/run)
 PYTHON ?= python3
@@ -31,15 +31,17 @@ endef
 .PHONY: help setup test serve build figures solutions page notebook check-site portability lint clean
 
 help:
-	@echo "make serve   set up, draw the figures, serve the guide on http://$(ADDR)"
+	@echo "make serve   set up, serve the guide at once on http://$(ADDR)/llmguide/ and draw its figures behind it"
 	@echo "make test    set up, run every test, build the site with --strict, check its links"
-	@echo "make page PAGE=docs/x.md   one page: its blocks, its lint and its figures, in seconds"
+	@echo "make page PAGE=docs/x.md   one page: its blocks, lint, structure (nav, index row, exercises, solutions) and figures"
 	@echo "make notebook PAGE=docs/x.md   a chapter run as its notebook, in a fresh kernel, checked like its page"
 	@echo "make solutions  run the exercises' solution notebooks changed since their last pass"
 	@echo "make figures run the docs blocks of the pages changed since their last pass (they draw the figures)"
 	@echo "make portability  run the docs blocks with torch at 1 and at 4 threads (stands in for other CPUs)"
-	@echo "make build   build the site into site/ (needs the figures)"
+	@echo "make build   draw what changed, then build the site into site/ with --strict"
+	@echo "make check-site   build, then check the site's links and open every page in a browser"
 	@echo "make lint    ruff"
+	@echo "make setup   create .venv and install the project with its extras (every target does it first)"
 	@echo "make clean   remove site/, docs/figures/ and caches (keeps .venv)"
 
 setup: $(SETUP_STAMP)
@@ -75,7 +77,8 @@ build/notebooks/solutions/%.ipynb: docs/solutions/%.ipynb $(PACKAGE) | $(SETUP_S
 
 solutions: setup $(EXECUTED)
 
-# The fast loop while writing a page: its blocks, its lint (part of collecting the page) and its figures.
+# The fast loop while writing a page: its blocks, its lint (part of collecting the page), its figures and, for a
+# chapter, its structure (tests/chapterchecks.py: nav entry, index row, notebook link, exercises, solutions).
 page: setup
 	@test -n "$(PAGE)" && test -f "$(PAGE)" || { echo "make page: say which page, e.g. make page PAGE=docs/temperature.md"; exit 2; }
 	$(BIN)/python -m pytest $(PAGE) -q -p no:cacheprovider
@@ -93,12 +96,12 @@ build: figures solutions
 check-site: build
 	$(SITE_CHECKS)
 
-# A reader wants to read: a failing block is reported, and the pages are served all the same (a figure drawn
-# after the failure may be missing). `make test` still fails on any failure.
+# A reader wants to read: the pages are served at once (at the path of site_url, /llmguide/), and the figures
+# and the solutions' outputs are filled in behind them, in the order of the nav, through the rules above
+# (scripts/serve.py). A figure not drawn yet shows a placeholder; a page whose blocks fail is reported, and the
+# server keeps serving. `make build` and `make test` stay strict.
 serve: setup
-	@$(MAKE) --no-print-directory -k figures solutions || \
-	  echo "make serve: some docs blocks failed (see above); serving the pages anyway. 'make test' will fail until they pass."
-	$(BIN)/python -m mkdocs serve --dev-addr $(ADDR)
+	@VENV=$(VENV) $(BIN)/python scripts/serve.py --addr $(ADDR)
 
 # The pages' results at other thread counts: float sums split another way, as on another CPU. Every measured
 # output must stay within its page's tolerance, and every exact output and claim must hold (see
@@ -114,4 +117,4 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf site docs/figures build/notebooks .pytest_cache .ruff_cache .hypothesis
+	rm -rf site docs/figures build/notebooks build/serve .pytest_cache .ruff_cache .hypothesis

@@ -67,6 +67,7 @@ else:
             )
 
     else:
-        # The harness sets torch's thread count (`--torch-threads`, default 2) for every test.
+        # The harness sets torch's thread count (`--torch-threads`, default 2) for every test; chapterchecks
+        # adds the structure check of each chapter page (tests/chapterchecks.py).
         sys.path.insert(0, str(ROOT / "tests"))
-        pytest_plugins = ["docblocks", "pagenotebooks", "pytester"]
+        pytest_plugins = ["docblocks", "pagenotebooks", "chapterchecks", "pytester"]

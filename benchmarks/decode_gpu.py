@@ -1,10 +1,10 @@
-"""Decode speed at GPT-2 small's shape: the reference `GPT.generate`, the fast path, and Hugging Face.
+"""Decode speed at GPT-2 small's shape: the reference `generate`, the fast path, and Hugging Face.
 
 New tokens per second (all rows together) after a 32-token prompt, for 256 new tokens, at batch 1 and 16,
 for these paths, all in the same process on the same weights:
 
-- `reference, no cache`: `GPT.generate(..., use_cache=False)`, the whole context again for every token;
-- `reference, cache`: `GPT.generate`, its growing KV cache (the ratio column divides by this row);
+- `reference, no cache`: `llmguide.generation.generate(..., use_cache=False)`, the whole context again for every token;
+- `reference, cache`: `generate`, its growing KV cache (the ratio column divides by this row);
 - `fast, eager`: `llmguide.decode.generate_fast(mode="eager")`, the static cache without a CUDA graph;
 - `fast, CUDA graph`: `generate_fast(mode="graph")`, the decode step recorded once by hand and replayed;
 - `fast, compile`: `generate_fast(mode="compile")`, `torch.compile(mode="reduce-overhead")`;
@@ -53,6 +53,7 @@ from gpu_required import refuse_without_cuda
 
 from llmguide.decode import StaticKVCache, generate_fast
 from llmguide.device import resolve_device, synchronize
+from llmguide.generation import generate
 from llmguide.model import GPT, GPTConfig
 
 H200_BANDWIDTH = (
@@ -166,9 +167,9 @@ def make_runner(
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """A function prompt -> generated ids for `path`; the fast path keeps one cache per runner."""
     if path == "ref-nocache":
-        return lambda p: model.generate(p, new_tokens, temperature=0, use_cache=False)
+        return lambda p: generate(model, p, new_tokens, temperature=0, use_cache=False)
     if path == "ref-cache":
-        return lambda p: model.generate(p, new_tokens, temperature=0)
+        return lambda p: generate(model, p, new_tokens, temperature=0)
     if path.startswith("fast-"):
         mode = path.removeprefix("fast-")
         # the positions this call needs, rounded up to 16 as generate_fast does for a cache of its own

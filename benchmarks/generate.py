@@ -1,10 +1,10 @@
 """Generation speed of llmguide's GPT with and without the KV cache.
 
 New tokens per second after a 32-token prompt, at batch 1 and 16, for 32, 128 and 256 new tokens, with
-`GPT.generate(..., use_cache=True)` against `use_cache=False` (the baseline: every step runs the whole
+`llmguide.generation.generate(..., use_cache=True)` against `use_cache=False` (the baseline: every step runs the whole
 context through the model again). The model is the guide's CPU shape (4 layers, 4 heads, width 128, byte
 vocabulary) with a 512-token window, so that all 288 positions fit and the cache is used throughout (past
-`block_size` every step re-encodes the window, cached or not: see `GPT.generate`). Sampling is seeded, and the
+`block_size` every step re-encodes the window, cached or not: see `llmguide.generation`). Sampling is seeded, and the
 cached and uncached runs are checked to give the same tokens. `--shape gpt2` uses GPT-2 small's shape (124M
 parameters) instead: on a GPU the small model's steps are too short to measure anything but the host's kernel
 launches. Generation runs in float32 unless `--autocast` is given (bf16 on a GPU that has it, fp16 on older
@@ -26,6 +26,7 @@ import time
 import torch
 
 from llmguide.device import autocast, resolve_device, synchronize
+from llmguide.generation import generate
 from llmguide.model import GPT, GPTConfig
 
 
@@ -45,7 +46,7 @@ def timed_generate(
     synchronize(device)
     wall, cpu = time.perf_counter(), time.process_time()
     with autocast(device) if mixed else contextlib.nullcontext():
-        out = model.generate(prompt, new_tokens, temperature=1.0, generator=generator, use_cache=use_cache)
+        out = generate(model, prompt, new_tokens, temperature=1.0, generator=generator, use_cache=use_cache)
     synchronize(device)
     return time.perf_counter() - wall, time.process_time() - cpu, out
 

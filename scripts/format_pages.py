@@ -1,7 +1,7 @@
 """Format the runnable Python blocks of the guide's pages with `ruff format`, in place.
 
-    python scripts/format_pages.py                 # every page under docs/
-    python scripts/format_pages.py docs/memory.md  # one page
+    .venv/bin/python scripts/format_pages.py                 # every page under docs/
+    .venv/bin/python scripts/format_pages.py docs/memory.md  # one page
 
 The rules are the package's (`pyproject.toml`); output lines (`#>`, `#~`, `#?`) are kept as they are. The page
 lint (`pytest docs/PAGE.md`) fails on a block this would change, and on `ruff check` findings in the blocks.

@@ -16,6 +16,15 @@
   (`<span class="arithmatex">\\(...\\)</span>`, `<div class="arithmatex">\\[...\\]</div>`), so that
   `javascripts/katex-init.js` typesets it from the same markup as the pages' math rather than by spotting `$`
   pairs in the text, and the browser tests can require every such element typeset (tests/site_in_browser.py).
+- **Serving before everything is drawn** (`mkdocs serve`, as `make serve` runs it: scripts/serve.py). A reader
+  reads at once while the figures and the solutions' outputs are made in the background, so under `serve`
+  only: a figure a page shows that is not drawn yet is served as a placeholder image that says so (an SVG at
+  the figure's own address, so the page needs no change when the real one arrives), a solution notebook not
+  run yet is rendered without outputs under a note that says so, `build/notebooks/` is watched so live
+  reload shows each executed copy as it arrives (scripts/serve.py also runs `mkdocs serve --no-strict`, so
+  that no warning stops a reader's server).
+  `mkdocs build` (`make build`, `make test`) is untouched: strict, and failing on a missing figure or an
+  unexecuted solution.
 """
 
 from __future__ import annotations
@@ -65,14 +74,37 @@ def _wrap_math(fragment: str) -> str:
     return re.sub(r"<p>\s*(<div class=\"arithmatex\">.*?</div>)\s*</p>", r"\1", text, flags=re.S)
 
 
+def notebook_math(nb: Any) -> list[str]:
+    """The math of a notebook's Markdown cells, as this hook finds it: `$$...$$` and `$...$` outside code.
+
+    The browser tests expect typeset math on a notebook page exactly when its source has some
+    (tests/site_in_browser.py): a `$` elsewhere in the rendered HTML, such as in mkdocs-jupyter's CSS, is not
+    math.
+    """
+    found: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        text = re.sub(r"```.*?```|`[^`\n]*`", " ", cell.source, flags=re.S)
+        found += _DISPLAY.findall(text)
+        found += _INLINE.findall(_DISPLAY.sub(" ", text))
+    return found
+
+
 def _use_executed_copy(file: Any) -> None:
     source = Path(file.abs_src_path)
+    if not source.resolve().is_relative_to(pagenotebooks.DOCS):
+        return  # a notebook of another project (a planted site in the tests): rendered as it is
     executed = pagenotebooks.executed_copy(source)
     if not executed.is_file():
-        log.warning(f"{file.src_uri} has no executed copy ({executed}): run `make solutions` or `make test`")
+        _not_run_yet(
+            file, f"{file.src_uri} has no executed copy ({executed}): run `make solutions` or `make test`"
+        )
         return
     if not pagenotebooks.same_cells(nbformat.read(source, 4), nbformat.read(executed, 4)):
-        log.warning(f"{file.src_uri} changed since it was last run: run `make solutions` or `make test`")
+        _not_run_yet(
+            file, f"{file.src_uri} changed since it was last run: run `make solutions` or `make test`"
+        )
         return
     # mkdocs-jupyter has wrapped the file already (hooks run after plugins): set the path on the wrapper,
     # whose `abs_src_path` is its own cached property, and on the file inside.
@@ -82,9 +114,14 @@ def _use_executed_copy(file: Any) -> None:
 
 
 def on_files(files: Files, config: Any) -> Files:
+    _pending_notebooks.clear()
+    if _serving:
+        _placeholder_figures(files, config)
     for file in files:
         if file.src_uri.startswith("solutions/") and file.src_uri.endswith(".ipynb"):
             _use_executed_copy(file)
+    if Path(config.docs_dir).resolve() != pagenotebooks.DOCS:
+        return files  # another project's docs (a planted site in the tests): no chapters of this one
     for page in pagenotebooks.chapters():
         nb = pagenotebooks.chapter_notebook(page)
         files.append(
@@ -100,7 +137,82 @@ def on_files(files: Files, config: Any) -> Files:
 def on_page_content(content: str, page: Any, config: Any, files: Files) -> str:
     if not page.file.src_uri.endswith(".ipynb"):
         return content
+    if page.file.src_uri in _pending_notebooks:
+        content = _PENDING_NOTE + content
     content = _SCRIPT.sub("", content)
     # nbconvert's heading permalinks, as the pages' own: Material styles them and search leaves out their `¶`.
     content = content.replace('<a class="anchor-link" href="#', '<a class="headerlink" href="#')
     return _MARKDOWN_CELL.sub(lambda m: m[1] + _wrap_math(m[2]) + m[3], content)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Serving before everything is drawn (`mkdocs serve` only; see the module docstring)
+# ---------------------------------------------------------------------------------------------------------
+
+_serving = False
+_pending_notebooks: set[str] = set()  # solutions rendered without outputs in this build (serve only)
+_PENDING_NOTE = (
+    '<div class="admonition note"><p class="admonition-title">Outputs not computed yet</p><p>'
+    "<code>make serve</code> is running this notebook in the background (see its terminal); the page reloads "
+    "with the outputs when the run has passed. Until then it shows the code alone.</p></div>\n"
+)
+
+
+def on_startup(command: str, dirty: bool) -> None:
+    # Called once per `mkdocs` command; the module (and so this flag) lives on through serve's rebuilds.
+    global _serving
+    _serving = command == "serve"
+    if _serving and dirty:
+        # scripts/serve.py asks for dirty rebuilds on purpose (a figure that arrives changes no page): drop
+        # MkDocs's warning about them, repeated on every rebuild.
+        logging.getLogger("mkdocs.commands.build").addFilter(
+            lambda record: "'dirty' build" not in record.getMessage()
+        )
+
+
+def on_config(config: Any) -> Any:
+    if _serving and Path(config.docs_dir).resolve() == pagenotebooks.DOCS:
+        pagenotebooks.EXECUTED.joinpath("solutions").mkdir(parents=True, exist_ok=True)
+        if str(pagenotebooks.EXECUTED) not in config.watch:
+            config.watch.append(str(pagenotebooks.EXECUTED))
+    return config
+
+
+def _not_run_yet(file: Any, message: str) -> None:
+    if _serving:
+        _pending_notebooks.add(file.src_uri)  # the terminal of scripts/serve.py says when it is run
+        log.debug(message)
+    else:
+        log.warning(message)
+
+
+def placeholder_svg(name: str) -> str:
+    """The image served in place of figure `name` until its page's code has drawn it (serve only)."""
+    lines = [
+        ("Figure not drawn yet", ' font-size="22" font-weight="bold"'),
+        (f"figures/{name}.svg", ' font-size="15" font-family="monospace"'),
+        ("make serve is running this page's code in the background,", ' font-size="16"'),
+        ("and the page reloads with the figure when it is drawn.", ' font-size="16"'),
+        ("If the code fails, the terminal running make serve says so.", ' font-size="16"'),
+    ]
+    text = "".join(
+        f'<text x="24" y="{44 + 30 * i}"{style}>{line}</text>' for i, (line, style) in enumerate(lines)
+    )
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="640" height="190" viewBox="0 0 640 190">'
+        '<rect x="1" y="1" width="638" height="188" rx="8" fill="#f4f4f6" stroke="#9a9aa6" '
+        'stroke-dasharray="8 6" stroke-width="2"/>'
+        f'<g font-family="system-ui, sans-serif" fill="#33333d">{text}</g></svg>\n'
+    )
+
+
+def _placeholder_figures(files: Files, config: Any) -> None:
+    """Serve a placeholder for each figure that a page shows and that is not drawn yet."""
+    docs = Path(config.docs_dir)
+    shown = {
+        name for page in docs.rglob("*.md") for name in pagenotebooks.shown_figures(page.read_text("utf8"))
+    }
+    for name in sorted(shown):
+        uri = f"figures/{name}.svg"
+        if files.get_file_from_path(uri) is None:
+            files.append(File.generated(config, uri, content=placeholder_svg(name)))

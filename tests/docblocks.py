@@ -658,7 +658,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         key = str(_rootpath / path)
         if Path(key).is_file():
             _count_page(Path(key))
-    if report.nodeid.endswith("[lint]"):
+    if report.nodeid.endswith(("[lint]", "[structure]")):  # checks of the page, not its blocks
         return
     _page_seconds[key] += report.duration
     properties = dict(report.user_properties)

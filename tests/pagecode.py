@@ -105,7 +105,7 @@ def check_page(path: Path, text: str) -> list[str]:
             if formatted != _hide(block.body):
                 problems.append(
                     f"{path}:{block.first}: this block is not formatted as `ruff format` would; run "
-                    f"`python scripts/format_pages.py {path}`"
+                    f"`.venv/bin/python scripts/format_pages.py {path}`"
                 )
     return sorted(problems, key=lambda p: int(p.split(":")[1]))
 

@@ -182,6 +182,18 @@ def page_blocks(path: Path, text: str) -> list[Block]:
 
 FIGURE_LINE = re.compile(r"^\s*!\[(?P<alt>[^\]]*)\]\((?:\./)?figures/(?P<name>[a-z0-9][a-z0-9-]*)\.svg\)\s*$")
 LINK = re.compile(r"(?<!!)\]\((?P<target>[^)\s]+)\)")
+
+
+def shown_figures(text: str) -> list[str]:
+    """The figures a page shows (`![...](figures/NAME.svg)` on a line of its own, outside fences), in order."""
+    fenced = {n for f in docblocks.scan_fences(text) for n in range(f.line, f.line + len(f.body) + 2)}
+    return [
+        m["name"]
+        for n, line in enumerate(text.split("\n"), start=1)
+        if n not in fenced and (m := FIGURE_LINE.match(line))
+    ]
+
+
 FOOTNOTE_DEF = re.compile(r"^\[\^(?P<id>[^\]]+)\]:\s?(?P<text>.*)$")
 FOOTNOTE_REF = re.compile(r"\[\^(?P<id>[^\]]+)\]")
 BLOCK_OPEN = re.compile(r"^///\s*(?P<kind>[\w-]+)\s*(?:\|\s*(?P<title>.*))?$")
@@ -551,9 +563,11 @@ def same_cells(a: Any, b: Any) -> bool:
 
 
 def run_solution_notebook(source: Path, *, workdir: Path) -> tuple[float, Any]:
-    """Execute a solution notebook top to bottom in a new kernel; write the executed copy; return (seconds, nb).
+    """Execute a solution notebook top to bottom in a new kernel; return (seconds, the executed notebook).
 
-    Raises `NotebookCellError` for a cell that raised, a failed `assert` included.
+    Raises `NotebookCellError` for a cell that raised, a failed `assert` included. It writes nothing: the
+    caller writes the executed copy (`write_executed_copy`) once every check of the run has passed, so that
+    a failed check leaves no copy that `make solutions` would take as up to date.
     """
     import nbformat
 
@@ -562,10 +576,19 @@ def run_solution_notebook(source: Path, *, workdir: Path) -> tuple[float, Any]:
         seconds = execute_notebook(nb, cwd=workdir, env=kernel_env(workdir / "figures"))
     except NotebookCellError as exc:
         raise NotebookCellError(f"{source}: {exc}") from None
+    return seconds, nb
+
+
+def write_executed_copy(source: Path, nb: Any) -> Path:
+    """Write the executed notebook where the site build (and `make solutions`) look for it; return the path."""
+    import nbformat
+
     target = executed_copy(source)
     target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, target)
-    return seconds, nb
+    partial = target.with_suffix(".partial")
+    nbformat.write(nb, partial)
+    partial.replace(target)  # all at once: never a half-written copy newer than the source
+    return target
 
 
 def run_chapter_notebook(path: Path, *, figure_dir: Path | None, workdir: Path) -> tuple[float, Any]:

@@ -10,7 +10,9 @@ not collect it. Every page is served from 127.0.0.1 and opened in headless Chrom
   browser makes for its own sake, such as update checks, are not the page's and never reach these handlers);
 - the math is typeset: every `.arithmatex` element (the pages' math, and the notebook pages' after
   scripts/mkdocs_hooks.py) holds KaTeX's output, KaTeX reported no error, and no `$...$` is left raw in a
-  notebook's Markdown cell;
+  notebook's Markdown cell; a page whose source has math (a Markdown page marked up by arithmatex, a
+  notebook whose Markdown cells hold `$...$`) shows typeset math, and a page without any is not asked for it
+  (a `$` in the HTML is no sign: mkdocs-jupyter's CSS has `content:"$"`);
 - every image is decoded;
 - search: a query for each chapter's key term lists that chapter, and one for the solutions lists them all;
 - the palette toggle switches to the dark scheme and back, and the figures keep their contrast in the dark;
@@ -28,6 +30,7 @@ import io
 import json
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +40,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(os.environ.get("LLMGUIDE_SITE") or ROOT / "site").resolve()
+# The sources the site was built from (a planted site's own, in tests/test_browser_check.py).
+DOCS = Path(os.environ.get("LLMGUIDE_DOCS") or ROOT / "docs").resolve()
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BROWSER = next((path for name in BROWSERS if (path := shutil.which(name))), None)
 # A chapter's key term, and a query that finds the solutions pages.
@@ -167,6 +172,23 @@ _IMAGES = """async () => Promise.all([...document.images].map(async img => {
 }))"""
 
 
+def source_has_math(rel: str, html: str) -> bool:
+    """Whether the source of a built page has math: arithmatex's markup, or `$...$` in a notebook's cells."""
+    if 'class="arithmatex"' in html:
+        return True
+    if "jupyter-wrapper" not in html:
+        return False
+    source = DOCS / f"{rel[: -len('/index.html')]}.ipynb"  # solutions/NAME/index.html <- solutions/NAME.ipynb
+    if not source.is_file():
+        return False
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from mkdocs_hooks import notebook_math  # the hook that wraps it decides what is math
+
+    return bool(notebook_math(nbformat.read(source, as_version=4)))
+
+
 def check_notebook_download(page: Page, stem: str) -> None:
     """The chapter's link right under its title downloads a valid notebook made from that chapter."""
     import nbformat
@@ -196,16 +218,19 @@ def test_page_loads_cleanly(visit: Visit, rel: str):
     assert not math["raw"], f"{rel}: math left untypeset: {math['raw']}"
     assert not math["errors"], f"{rel}: KaTeX could not typeset: {math['errors']}"
     assert not math["dollars"], f"{rel}: raw $...$ math in a notebook cell: {math['dollars']}"
-    html = (SITE / rel).read_text("utf8")
-    if 'class="arithmatex"' in html or ("jupyter-wrapper" in html and "$" in html):
-        assert math["count"] > 0, f"{rel}: the page has math, but no typeset math element"
+    has_math = source_has_math(rel, (SITE / rel).read_text("utf8"))
+    if has_math:
+        assert math["count"] > 0, (
+            f"{rel}: the page's source has math, but the page has no typeset math element"
+        )
     broken = [src[:80] for src in page.evaluate(_IMAGES) if src]
     assert not broken, f"{rel}: images that did not decode: {broken}"
     stem = rel.split("/")[0]
     if stem in CHAPTERS and rel == f"{stem}/index.html":  # a chapter: its notebook downloads
         check_notebook_download(page, stem)
     if rel.startswith("solutions/"):  # a notebook page: its Markdown cells' math, and its figures' outputs
-        assert page.locator(".jupyter-wrapper .arithmatex .katex").count() > 0, rel
+        if has_math:
+            assert page.locator(".jupyter-wrapper .arithmatex .katex").count() > 0, rel
         assert page.locator(".jupyter-wrapper .jp-OutputArea-output img").count() > 0, rel
 
 

@@ -5,7 +5,11 @@
   code, directly or through another llmguide module; sizing, scaling and prompts do not import torch at all
   when they are imported (the CLI's `--help` and `memory` stay fast, and prompts are plain strings).
 - The model imports no training code: a GPT can be built, loaded and sampled without the training loop, the
-  data pipeline or the synthetic tasks.
+  data pipeline or the synthetic tasks. Nor does it import sampling or generation: generating is a loop above
+  the model (`llmguide.generation`), which every path shares (the fast path in `llmguide.decode` too).
+- No module uses another module's private names (`_name`): not by importing them, nor as an attribute of
+  another module or of an object (`model._check_idx`). A private name may be used only in the module that
+  defines it. Attributes of other libraries (`torch._dynamo`) are outside the rule.
 
 Imports are followed through llmguide's own modules, so moving a forbidden import one module down the chain
 does not hide it. Imports inside functions count for the layering rules (they run when called); only
@@ -119,6 +123,73 @@ def test_some_modules_load_without_torch(name: str) -> None:
 
 def test_the_model_imports_no_training_code() -> None:
     assert violations(GRAPH, "llmguide.model", TRAINING) == []
+
+
+def test_generation_sits_above_the_model_and_sampling() -> None:
+    assert violations(GRAPH, "llmguide.model", {"llmguide.sampling", "llmguide.generation"}) == []
+    assert {"llmguide.model", "llmguide.sampling"} <= GRAPH["llmguide.generation"]
+    assert "llmguide.generation" in GRAPH["llmguide.decode"]  # the fast path runs the same loop
+
+
+def private_uses(source: str) -> list[str]:
+    """The private names (`_x`, not dunders) that `source` uses but does not define, as `line: text`.
+
+    Defined here: a function, class or variable of the module, an attribute assigned anywhere in it
+    (`self._graph = ...`, `cache._graph = ...`), a method or class attribute of one of its classes. Attributes
+    reached from another library's module (`torch._dynamo`, `argparse._SubParsersAction`) are not counted.
+    """
+    tree = ast.parse(source)
+    defined: set[str] = set()
+    external: set[str] = set()  # names bound to modules outside llmguide
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            defined.add(node.attr)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if not alias.name.startswith("llmguide"):
+                    external.add((alias.asname or alias.name).split(".")[0])
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and not (node.module or "").startswith("llmguide")
+            and not node.level
+        ):
+            external |= {alias.asname or alias.name for alias in node.names}
+
+    def private(name: str) -> bool:
+        return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+    def root(node: ast.expr) -> str | None:
+        while isinstance(node, ast.Attribute):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and ((node.module or "").startswith("llmguide") or node.level):
+            found += [f"{node.lineno}: import {a.name}" for a in node.names if private(a.name)]
+        elif isinstance(node, ast.Attribute) and private(node.attr) and node.attr not in defined:
+            if root(node) not in external:
+                found.append(f"{node.lineno}: {ast.unparse(node)}")
+    return sorted(found, key=lambda line: int(line.split(":")[0]))
+
+
+@pytest.mark.parametrize("path", sorted(SRC.glob("*.py")), ids=lambda p: p.stem)
+def test_no_module_uses_another_modules_private_names(path: Path) -> None:
+    assert private_uses(path.read_text("utf8")) == []
+
+
+def test_the_private_name_rule_catches_a_planted_use() -> None:
+    source = (
+        "import torch\nimport argparse\nfrom llmguide.model import GPT, _kind\nfrom llmguide import model\n"
+        "class C:\n    def __init__(self):\n        self._mine = 1\n"
+        "def f(m: GPT, c: C):\n    torch._dynamo.reset()\n    argparse._SubParsersAction\n"
+        "    c._mine\n    m._check_idx(1)\n    model._kind(1)\n"
+    )
+    assert private_uses(source) == ["3: import _kind", "12: m._check_idx", "13: model._kind"]
 
 
 def test_the_rules_catch_a_planted_violation(tmp_path: Path) -> None:

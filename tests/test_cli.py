@@ -75,19 +75,61 @@ def test_an_interrupt_is_one_line_and_status_130(cli, monkeypatch) -> None:
 
 
 @pytest.mark.parametrize(
-    ("message", "flags", "expected"),
+    ("message", "params", "flags", "expected"),
     [
         (
-            "n_embd must be divisible by n_head",
+            "n_embd must be divisible by n_head, got n_embd=16",
+            ("n_embd", "n_head"),
             {"n_embd": "--n-embd", "n_head": "--n-head"},
-            "--n-embd must be divisible by --n-head",
+            "--n-embd must be divisible by --n-head, got --n-embd=16",
         ),
-        ("min_lr must be in [0, lr=3]", {"lr": "--lr"}, "min_lr must be in [0, --lr=3]"),  # whole words only
-        ("unknown dtype 'n_head'", {"dtype": "--dtype", "n_head": "--heads"}, "unknown --dtype 'n_head'"),
-        ("see llmguide.model.GPT", {"model": "MODEL"}, "see llmguide.model.GPT"),
+        ("min_lr must be in [0, lr=3]", ("min_lr", "lr"), {"lr": "--lr"}, "min_lr must be in [0, --lr=3]"),
+        (
+            "unknown dtype 'n_head'",
+            ("dtype",),
+            {"dtype": "--dtype", "n_head": "--heads"},
+            "unknown --dtype 'n_head'",
+        ),
+        # only the parameters the error carries: n_head is a flag here, but this error is not about it
+        (
+            "n_head heads of n_embd",
+            ("n_embd",),
+            {"n_embd": "--hidden", "n_head": "--heads"},
+            "n_head heads of --hidden",
+        ),
+        ("see llmguide.model.GPT", ("model",), {"model": "MODEL"}, "see llmguide.model.GPT"),
     ],
 )
-def test_parameter_names_become_flags_as_whole_unquoted_words(
-    message: str, flags: dict, expected: str
+def test_the_parameters_an_error_carries_become_flags(
+    message: str, params: tuple[str, ...], flags: dict, expected: str
 ) -> None:
-    assert cli_module._with_flags(message, flags) == expected
+    assert cli_module._with_flags(message, params, flags) == expected
+
+
+@pytest.mark.parametrize(
+    ("command", "param", "flag"),
+    [
+        ("chinchilla", "compute_flops", "--flops"),
+        ("generate", "text", "--prompt"),
+        ("memory", "n_layer", "--layers"),
+        ("memory", "model", "model"),
+        ("train", "n_embd", "--n-embd"),
+    ],
+)
+def test_each_flag_sets_the_parameter_it_is_named_for_in_the_library(
+    command: str, param: str, flag: str
+) -> None:
+    # The parser is the one list of flags: a flag's dest is the library's parameter name.
+    assert _subparsers()[command].get_default("flags")[param] == flag
+
+
+def test_an_error_carrying_its_parameter_is_shown_with_the_flag(cli, monkeypatch) -> None:
+    from llmguide.validate import check_int
+
+    def refuses(*args: object, **kwargs: object) -> None:
+        check_int("n_layer", 0, minimum=1)
+
+    monkeypatch.setattr("llmguide.sizing.inference_memory", refuses)
+    result = cli("memory", "gpt2")
+    assert result.status == 2
+    assert result.err == "llmguide memory: error: --layers must be an integer >= 1, got 0\n"

@@ -108,6 +108,9 @@ def test_console_script_runs():
             r"--utilisation must be in (0, 1]",
         ),
         (["--gpus", "8", "--hours", "24"], "--gpus and --gpu go together"),
+        # --utilisation has a default, so a bad one is refused even where no hardware flag uses it
+        (["--flops", "1e21", "--utilisation", "-3"], r"--utilisation must be in (0, 1]"),
+        (["--params", "7e9", "--utilisation", "inf"], r"--utilisation must be in (0, 1]"),
         (["--flops", "1e21", "--params", "7e9"], "not allowed with argument"),
         (["--flops", "lots"], "invalid float value"),
     ],

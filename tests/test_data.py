@@ -184,6 +184,14 @@ def test_tokens_must_be_1d_int64() -> None:
         TextData(train=torch.arange(100), val=torch.zeros(2, 50, dtype=torch.long), block_size=4)
 
 
+def test_token_ids_are_checked_where_they_enter() -> None:
+    # The model checks batches without waiting for the device, so the data checks its ids once, here.
+    with pytest.raises(ValueError, match=r"val holds token ids outside \[0, vocab_size=256\), e.g. 256"):
+        TextData(train=torch.arange(100), val=torch.arange(250, 350), block_size=4)
+    with pytest.raises(ValueError, match=r"train holds token ids outside \[0, vocab_size=50\), e.g. -1"):
+        TextData(train=torch.arange(-1, 49), val=torch.arange(50), block_size=4, vocab_size=50)
+
+
 def test_get_batch_rejects_bad_arguments() -> None:
     data = _stream_data()
     g = torch.Generator()

@@ -1,4 +1,4 @@
-"""Tests of llmguide.decode: the static-cache path gives GPT.generate's tokens, and refuses bad arguments."""
+"""Tests of llmguide.decode: the static-cache path gives generation.generate's tokens, and refuses bad arguments."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import torch
 from tinygpt import BLOCK, prompt, random_model, reference_generate
 
 from llmguide.decode import StaticKVCache, decode_step, generate_fast, prefill
+from llmguide.generation import generate
 
 # ----------------------------------------------------------------------------------------------------------
 # Equal to the reference
@@ -21,7 +22,7 @@ def test_greedy_equals_the_reference_past_block_size(batch: int, length: int) ->
     fast = generate_fast(model, idx, n, temperature=0)
     assert fast.shape == (batch, length + n)
     assert torch.equal(fast[:, :length], idx)
-    assert torch.equal(fast, model.generate(idx, n, temperature=0))
+    assert torch.equal(fast, generate(model, idx, n, temperature=0))
     assert torch.equal(fast, reference_generate(model, idx, n, None, temperature=0))
     assert len(set(fast[0, length:].tolist())) >= 2  # not a constant run of one token
 
@@ -40,7 +41,7 @@ def test_seeded_sampling_equals_the_reference_token_for_token(options: dict[str,
     idx = prompt(4, 3, seed=2)
     n = BLOCK + 10  # crosses block_size
     fast = generate_fast(model, idx, n, generator=torch.Generator().manual_seed(7), **options)
-    reference = model.generate(idx, n, generator=torch.Generator().manual_seed(7), **options)
+    reference = generate(model, idx, n, generator=torch.Generator().manual_seed(7), **options)
     assert torch.equal(fast, reference)
     assert torch.equal(fast, reference_generate(model, idx, n, torch.Generator().manual_seed(7), **options))
     other = generate_fast(model, idx, n, generator=torch.Generator().manual_seed(8), **options)
@@ -51,7 +52,7 @@ def test_float64_model_equals_the_reference() -> None:
     model = random_model(seed=5).double()
     idx = prompt(2, 4)
     fast = generate_fast(model, idx, BLOCK + 5, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(fast, model.generate(idx, BLOCK + 5, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(fast, generate(model, idx, BLOCK + 5, generator=torch.Generator().manual_seed(0)))
     cache = StaticKVCache.for_model(model, batch=2, max_len=8)
     assert cache.keys.dtype == torch.float64
 
@@ -76,7 +77,7 @@ def test_one_position_per_step_within_the_window_then_refills_like_the_reference
     seen: list[int] = []
     model.transformer.wte.register_forward_hook(lambda mod, args, out: seen.append(args[0].shape[1]))
     generate_fast(model, prompt(2, 4), BLOCK - 4 + 3, temperature=0)
-    # prefill 4 positions, then one per token until the window of 16 is full; then, as in GPT.generate,
+    # prefill 4 positions, then one per token until the window of 16 is full; then, as in generate,
     # each step re-encodes the cropped window (positions are absolute: the cache cannot slide)
     assert seen == [4] + [1] * (BLOCK - 4) + [BLOCK] * 2
 
@@ -88,7 +89,7 @@ def test_a_reused_cache_gives_the_same_tokens_and_is_sized_per_call() -> None:
     first = generate_fast(model, idx, 10, temperature=0, cache=cache)
     again = generate_fast(model, idx, 10, temperature=0, cache=cache)
     assert torch.equal(first, again)
-    assert torch.equal(first, model.generate(idx, 10, temperature=0))
+    assert torch.equal(first, generate(model, idx, 10, temperature=0))
     with pytest.raises(ValueError, match="cache holds 2 rows of 4 positions"):
         generate_fast(model, idx, 10, cache=StaticKVCache.for_model(model, batch=2, max_len=4))
     with pytest.raises(ValueError, match="rows"):
@@ -105,7 +106,7 @@ def test_restores_training_mode_records_no_gradients_keeps_dtype() -> None:
     assert model.training
     assert not out.requires_grad
     assert out.dtype == torch.int32
-    assert torch.equal(out, model.generate(prompt(1, 3).int(), 4, temperature=0))  # no dropout meanwhile
+    assert torch.equal(out, generate(model, prompt(1, 3).int(), 4, temperature=0))  # no dropout meanwhile
 
 
 def test_zero_new_tokens_returns_the_prompt() -> None:
@@ -134,8 +135,8 @@ def test_cache_layout_and_reset() -> None:
         (torch.tensor([[1, 64]]), 3, {}, ValueError, "vocab_size"),
         (torch.tensor([[1.0]]), 3, {}, TypeError, "idx"),
         (torch.tensor([[1]]), -1, {}, ValueError, "max_new_tokens"),
-        (torch.tensor([[1]]), 2.0, {}, ValueError, "max_new_tokens"),
-        (torch.tensor([[1]]), True, {}, ValueError, "max_new_tokens"),
+        (torch.tensor([[1]]), 2.0, {}, TypeError, "max_new_tokens"),
+        (torch.tensor([[1]]), True, {}, TypeError, "max_new_tokens"),
         (torch.tensor([[1]]), 3, dict(mode=1), TypeError, "mode"),
         (torch.tensor([[1]]), 3, dict(mode="fast"), ValueError, "mode"),
         (torch.tensor([[1]]), 3, dict(mode="graph"), ValueError, "mode='graph'"),
@@ -150,6 +151,28 @@ def test_generate_fast_rejects_bad_arguments(
 ) -> None:
     with pytest.raises(error, match=pattern):
         generate_fast(random_model(), idx, n, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("n", "kw", "error"),
+    [
+        (2.0, {}, TypeError),  # issue 26: it was a TypeError on one path and a ValueError on the other
+        (True, {}, TypeError),
+        (-1, {}, ValueError),
+        (0, dict(temperature=-1.0), ValueError),  # checked before the first token, on both paths
+        (3, dict(top_k=2.5), TypeError),
+        (3, dict(generator=1), TypeError),
+    ],
+)
+def test_both_paths_refuse_a_mistake_with_the_same_error(
+    n: object, kw: dict[str, object], error: type[Exception]
+) -> None:
+    seen = []
+    for path in (generate, generate_fast):
+        with pytest.raises(error) as info:
+            path(random_model(), prompt(1, 2), n, **kw)  # type: ignore[arg-type]
+        seen.append(str(info.value))
+    assert seen[0] == seen[1]
 
 
 def test_generate_fast_rejects_a_model_that_is_not_a_gpt() -> None:
@@ -207,7 +230,7 @@ def test_cuda_graph_and_compile_equal_the_reference_in_float32(mode: str) -> Non
     n = 2 * BLOCK + 3
     cache = StaticKVCache.for_model(model, batch=3, max_len=BLOCK)
     greedy = generate_fast(model, idx, n, temperature=0, mode=mode, cache=cache)
-    assert torch.equal(greedy, model.generate(idx, n, temperature=0))
+    assert torch.equal(greedy, generate(model, idx, n, temperature=0))
     again = generate_fast(model, idx, n, temperature=0, mode=mode, cache=cache)  # reuses the graph
     assert torch.equal(again, greedy)
 
@@ -215,7 +238,7 @@ def test_cuda_graph_and_compile_equal_the_reference_in_float32(mode: str) -> Non
     sampled = generate_fast(
         model, idx, 20, mode=mode, generator=torch.Generator(device=device).manual_seed(3), **options
     )
-    reference = model.generate(idx, 20, generator=torch.Generator(device=device).manual_seed(3), **options)
+    reference = generate(model, idx, 20, generator=torch.Generator(device=device).manual_seed(3), **options)
     assert torch.equal(sampled, reference)
 
 

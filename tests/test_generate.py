@@ -1,4 +1,4 @@
-"""Tests of GPT.generate: the KV cache gives the tokens of plain recomputation, at one position per token."""
+"""Tests of llmguide.generation.generate: the KV cache gives the tokens of plain recomputation, at one position per token."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 from tinygpt import BLOCK, prompt, random_model, reference_generate
 
 from llmguide.checkpoint import save_checkpoint
+from llmguide.generation import generate
 from llmguide.model import GPT, GPTConfig, KVCache
 
 
@@ -19,8 +20,8 @@ def test_greedy_cached_equals_uncached_and_reference_past_block_size(batch: int,
     model = random_model()
     idx = prompt(batch, length)
     n = 2 * BLOCK + 3  # well past block_size: the window slides for many steps
-    cached = model.generate(idx, n, temperature=0)
-    uncached = model.generate(idx, n, temperature=0, use_cache=False)
+    cached = generate(model, idx, n, temperature=0)
+    uncached = generate(model, idx, n, temperature=0, use_cache=False)
     expected = reference_generate(model, idx, n, None, temperature=0)
     assert cached.shape == (batch, length + n)
     assert torch.equal(cached[:, :length], idx)
@@ -39,14 +40,14 @@ def test_seeded_sampling_cached_equals_uncached_and_reference(options: dict[str,
     n = BLOCK + 10
 
     def run(use_cache: bool) -> torch.Tensor:
-        return model.generate(
-            idx, n, generator=torch.Generator().manual_seed(7), use_cache=use_cache, **options
+        return generate(
+            model, idx, n, generator=torch.Generator().manual_seed(7), use_cache=use_cache, **options
         )
 
     expected = reference_generate(model, idx, n, torch.Generator().manual_seed(7), **options)
     assert torch.equal(run(True), expected)
     assert torch.equal(run(False), expected)
-    other = model.generate(idx, n, generator=torch.Generator().manual_seed(8), **options)
+    other = generate(model, idx, n, generator=torch.Generator().manual_seed(8), **options)
     assert not torch.equal(other, expected)  # the seed matters: the comparison above can fail
 
 
@@ -54,12 +55,12 @@ def test_the_cache_feeds_one_position_per_new_token_within_the_window() -> None:
     model = random_model()
     seen: list[int] = []
     model.transformer.wte.register_forward_hook(lambda mod, args, out: seen.append(args[0].shape[1]))
-    model.generate(prompt(2, 4), BLOCK - 4 + 3, temperature=0)
+    generate(model, prompt(2, 4), BLOCK - 4 + 3, temperature=0)
     # prefill 4 positions, then one position per token until the cache holds the full window of 16; then
     # the window slides, positions shift, and each further step re-encodes the cropped window (see generate)
     assert seen == [4] + [1] * (BLOCK - 4) + [BLOCK] * 2
     seen.clear()
-    model.generate(prompt(2, 4), 5, temperature=0, use_cache=False)
+    generate(model, prompt(2, 4), 5, temperature=0, use_cache=False)
     assert seen == [4, 5, 6, 7, 8]
 
 
@@ -68,12 +69,15 @@ def test_cache_fed_in_chunks_matches_forward() -> None:
     model = random_model()
     idx = prompt(2, 12)
     cache = KVCache(model.config.n_layer, BLOCK)
+    chunks = [(0, 5), (5, 6), (6, 12)]
     with torch.no_grad():
-        parts = [model._hidden(idx[:, a:b], cache) for a, b in [(0, 5), (5, 6), (6, 12)]]
+        steps = [model.step(idx[:, a:b], cache) for a, b in chunks]
         full = model(idx)[0]
-    chunked = model.lm_head(torch.cat(parts, dim=1))
     assert cache.length == 12
-    assert torch.allclose(chunked, full, atol=1e-4, rtol=1e-5)
+    # each chunk's last position; with two layers it reads the keys of the chunk's earlier positions, which a
+    # wrong mask (seeing later positions) would have changed
+    for (_, b), logits in zip(chunks, steps, strict=True):
+        assert torch.allclose(logits, full[:, b - 1], atol=1e-4, rtol=1e-5)
 
 
 def test_kv_cache_refuses_to_overflow() -> None:
@@ -87,20 +91,20 @@ def test_kv_cache_refuses_to_overflow() -> None:
 
 def test_generate_restores_training_mode_and_records_no_gradients() -> None:
     model = random_model(dropout=0.5).train()
-    out = model.generate(prompt(1, 3), 4, temperature=0)
+    out = generate(model, prompt(1, 3), 4, temperature=0)
     assert model.training
     assert not out.requires_grad
     # dropout is off while generating: greedy decoding repeats exactly
-    assert torch.equal(out, model.generate(prompt(1, 3), 4, temperature=0))
+    assert torch.equal(out, generate(model, prompt(1, 3), 4, temperature=0))
 
 
 def test_zero_new_tokens_returns_the_prompt() -> None:
     idx = prompt(2, 3)
-    assert torch.equal(random_model().generate(idx, 0), idx)
+    assert torch.equal(generate(random_model(), idx, 0), idx)
 
 
 def test_int32_prompts_keep_their_dtype() -> None:
-    out = random_model().generate(prompt(1, 3).int(), 2, temperature=0)
+    out = generate(random_model(), prompt(1, 3).int(), 2, temperature=0)
     assert out.dtype == torch.int32
 
 
@@ -133,7 +137,7 @@ def test_generate_rejects_bad_input(
     idx: torch.Tensor, n: object, error: type[Exception], pattern: str
 ) -> None:
     with pytest.raises(error, match=pattern):
-        random_model().generate(idx, n)  # type: ignore[arg-type]
+        generate(random_model(), idx, n)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -152,14 +156,14 @@ def test_sampling_arguments_are_checked_up_front_even_for_zero_new_tokens(
     options: dict, error: type[Exception], pattern: str
 ) -> None:
     with pytest.raises(error, match=f"^{pattern}"):
-        random_model().generate(prompt(1, 2), 0, **options)
+        generate(random_model(), prompt(1, 2), 0, **options)
 
 
 def test_bad_sampling_arguments_are_reported_by_sample() -> None:
     with pytest.raises(ValueError, match="temperature"):
-        random_model().generate(prompt(1, 2), 3, temperature=-1.0)
+        generate(random_model(), prompt(1, 2), 3, temperature=-1.0)
     with pytest.raises(ValueError, match="top_p"):
-        random_model().generate(prompt(1, 2), 3, top_p=0.0)
+        generate(random_model(), prompt(1, 2), 3, top_p=0.0)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -188,7 +192,7 @@ def test_cli_greedy_output_is_the_models_greedy_continuation(byte_checkpoint: tu
         "0",
     ]
     status, out, _ = astuple(cli(*argv, "--device", "cpu"))
-    expected = model.generate(torch.tensor([list(b"Hi")]), 40, temperature=0)[0]  # past block_size too
+    expected = generate(model, torch.tensor([list(b"Hi")]), 40, temperature=0)[0]  # past block_size too
     assert status == 0
     assert out == bytes(expected.tolist()).decode("utf-8", errors="replace") + "\n"
     assert out.startswith("Hi")
@@ -278,10 +282,30 @@ def test_cached_equals_uncached_on_cuda_under_autocast() -> None:
     model = random_model().to(device)
     idx = prompt(3, 5).to(device)
     with autocast(device):
-        greedy = model.generate(idx, BLOCK + 8, temperature=0)
-        assert torch.equal(greedy, model.generate(idx, BLOCK + 8, temperature=0, use_cache=False))
+        greedy = generate(model, idx, BLOCK + 8, temperature=0)
+        assert torch.equal(greedy, generate(model, idx, BLOCK + 8, temperature=0, use_cache=False))
     runs = [
-        model.generate(idx, 20, generator=torch.Generator(device=device).manual_seed(3), use_cache=c)
+        generate(model, idx, 20, generator=torch.Generator(device=device).manual_seed(3), use_cache=c)
         for c in (True, False)
     ]
     assert torch.equal(runs[0], runs[1])
+
+
+def test_sampling_options_are_checked_once_per_call_not_once_per_token(monkeypatch) -> None:
+    import llmguide.sampling
+
+    calls = []
+    real = llmguide.sampling._check_temperature
+
+    def counting(temperature: float, *, allow_zero: bool) -> float:
+        calls.append(temperature)
+        return real(temperature, allow_zero=allow_zero)
+
+    monkeypatch.setattr(llmguide.sampling, "_check_temperature", counting)
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(block_size=8, n_layer=1, n_head=1, n_embd=8))
+    prompt = torch.tensor([[1, 2]])
+    for n in (1, 12):  # past block_size too, where the loop refills the cache
+        calls.clear()
+        generate(model, prompt, n, temperature=0.8, generator=torch.Generator().manual_seed(0))
+        assert calls == [0.8], (n, calls)

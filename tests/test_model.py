@@ -331,3 +331,25 @@ def test_forward_on_cuda_in_mixed_precision_matches_float32_on_cpu() -> None:
     assert abs(loss.item() - cpu_loss.item()) < 0.05
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_training_step_on_cuda_never_waits_for_the_host() -> None:
+    # torch's sync debug mode raises on any operation that makes the host wait for the device: the checks
+    # of idx and targets inside forward must not be one (they are queued on the device instead).
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=256, block_size=16, n_layer=1, n_head=2, n_embd=32)).cuda()
+    idx = torch.randint(0, 256, (2, 16), device="cuda")
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        _, loss = model(idx, idx)
+        loss.backward()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    bad = idx.clone()
+    bad[0, 0] = 300
+    with pytest.raises(RuntimeError, match="idx holds token ids outside"):
+        model(bad)
+        torch.cuda.synchronize()

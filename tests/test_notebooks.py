@@ -11,12 +11,12 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import time
 from pathlib import Path
 
+import chapterchecks
 import nbformat
 import outputs
 import pagenotebooks
@@ -49,46 +49,28 @@ def test_solution_notebook_is_committed_without_outputs(source: Path):
 
 @pytest.mark.parametrize("source", SOLUTIONS, ids=_id)
 def test_solution_notebook_runs_in_a_fresh_kernel(source: Path, tmp_path: Path, record_property):
+    # Until this run passes, no executed copy exists: `make solutions` (whose target is that copy) runs it
+    # again after a failure instead of saying "Nothing to be done", and the strict build refuses the page.
+    pagenotebooks.executed_copy(source).unlink(missing_ok=True)
+    unasserted = chapterchecks.unasserted_exercises(nbformat.read(source, as_version=4).cells)
+    assert not unasserted, (
+        f"{source}: every exercise's section asserts its own answer; these assert nothing: "
+        + ", ".join(f"## Exercise {n} (cell {cell})" for n, cell in unasserted)
+    )
     seconds, nb = pagenotebooks.run_solution_notebook(source, workdir=tmp_path)
     record_property("seconds", seconds)
     print(f"{source.name}: executed in {seconds:.1f} s")
-    asserts = sum(
-        isinstance(node, ast.Assert)
-        for c in nb.cells
-        if c.cell_type == "code"
-        for node in ast.walk(ast.parse(c.source))
-    )
-    exercises = [c for c in nb.cells if c.cell_type == "markdown" and re.match(r"^## Exercise \d+", c.source)]
-    assert asserts >= len(exercises), f"{source}: every solution asserts its answer"
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert images, f"{source}: a solutions page shows at least one figure"
-    assert pagenotebooks.executed_copy(source).is_file()
-
-
-def exercise_count(page_text: str) -> int:
-    section = page_text.split("\n## Exercises\n", 1)[1]
-    return len(re.findall(r"^\d+\. \*\*", section, re.M))
+    assert pagenotebooks.write_executed_copy(source, nb).is_file()
 
 
 @pytest.mark.parametrize("page", CHAPTERS, ids=_id)
-def test_chapter_ends_with_exercises_and_links_its_solutions(page: Path):
-    text = page.read_text("utf8")
-    assert "\n## Exercises\n" in text, f"{page}: end the chapter with a section '## Exercises'"
-    section = text.split("\n## Exercises\n", 1)[1]
-    assert "\n## " not in section, f"{page}: the exercises are the chapter's last section"
-    n = exercise_count(text)
-    assert 3 <= n <= 5, f"{page}: 3 to 5 exercises, as a numbered list with a bold title each; found {n}"
-    solutions = pagenotebooks.SOLUTIONS / f"{page.stem}.ipynb"
-    assert f"(solutions/{solutions.name})" in section, (
-        f"{page}: link the solutions, solutions/{solutions.name}"
-    )
-    assert solutions.is_file(), f"{page}: its solutions notebook {solutions} is missing"
-    nb = nbformat.read(solutions, as_version=4)
-    titles = [c.source.split("\n")[0] for c in nb.cells if c.cell_type == "markdown"]
-    numbered = [t for t in titles if re.match(r"^## Exercise \d+", t)]
-    assert numbered == [t for t in numbered if t.startswith("## Exercise ")], numbered
-    assert len(numbered) == n, f"{solutions}: one '## Exercise N' section per exercise of the page ({n})"
-    assert f"../../{page.stem}/#exercises" in nb.cells[0].source, f"{solutions}: link back to the exercises"
+def test_chapter_ends_with_exercises_and_pairs_its_solutions(page: Path):
+    """The exercises, the solutions notebook and its sections: the chapter's structure check
+    (tests/chapterchecks.py, the page's `[structure]` item in `make page`), here for every chapter of the nav."""
+    problems = chapterchecks.chapter_problems(page)
+    assert not problems, "\n".join(problems)
 
 
 def test_every_solution_belongs_to_a_chapter_and_is_in_the_nav_under_it():
@@ -276,3 +258,22 @@ def test_statement_marks_split_a_cells_output():
     text = f"{mark}0{mark}{mark}1{mark}a\nb\n{mark}2{mark}{mark}3{mark}c\n"
     assert pagenotebooks.split_statements(text, 4) == ["", "a\nb\n", "", "c\n"]
     assert json.dumps(mark)  # survives the notebook's JSON
+
+
+def test_a_failed_solution_check_leaves_no_executed_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Exercise 1 asserts nothing, exercise 3 twice: the run fails before the kernel starts, and the executed copy
+    of an earlier run is gone, so that `make solutions` (whose target it is) runs the notebook again."""
+    monkeypatch.setattr(pagenotebooks, "DOCS", tmp_path / "docs")
+    monkeypatch.setattr(pagenotebooks, "EXECUTED", tmp_path / "build" / "notebooks")
+    source = tmp_path / "docs" / "solutions" / "planted.ipynb"
+    source.parent.mkdir(parents=True)
+    cells = [nbformat.v4.new_markdown_cell("[Back](../../planted/#exercises)")]
+    for number, code in [(1, "x = 1"), (2, "assert 2 == 2"), (3, "assert 3 == 3\nassert 4 == 4")]:
+        cells += [nbformat.v4.new_markdown_cell(f"## Exercise {number}: t"), nbformat.v4.new_code_cell(code)]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), source)
+    stale = pagenotebooks.executed_copy(source)
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")  # an earlier run's copy, newer than the source
+    with pytest.raises(AssertionError, match=r"## Exercise 1 \(cell 1\)"):
+        test_solution_notebook_runs_in_a_fresh_kernel(source, tmp_path, lambda *a: None)
+    assert not stale.exists()

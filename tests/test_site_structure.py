@@ -1,5 +1,9 @@
 """The contributor's checklist, enforced: what a new chapter or module must come with (docs/contributing.md).
 
+Each chapter's own items (nav entry, index row, notebook link, exercises, paired solutions, figures) are
+checked page by page by tests/chapterchecks.py, in `make page` and `make test`; this file checks the site as
+a whole:
+
 - every chapter of the notes has its row in the table "What each chapter checks" of `docs/index.md`, and every
   chapter under the nav's section "Beyond the notes" its row in the index's table "Beyond the notes";
 - every module of the package is documented by a reference page (`::: llmguide.MODULE`);
@@ -11,6 +15,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import chapterchecks  # each chapter's own structure check (`make page`); the site-wide checks are here
+from chapterchecks import PART_TWO, table_links
 from pagenotebooks import nav_pages  # the nav's pages, as the notebook build reads mkdocs.yml
 
 ROOT = Path(__file__).parents[1]
@@ -24,26 +30,11 @@ def test_every_page_in_the_nav_exists():
     assert not missing, f"mkdocs.yml's nav names pages that do not exist: {missing}"
 
 
-PART_TWO = "Beyond the notes"  # the nav section, and the index's heading, of the chapters outside the notes
-
-
 def part_two_chapters(config: dict | None = None) -> list[str]:
     """The chapters under the nav's section "Beyond the notes" (empty while it has none)."""
     from pagenotebooks import mkdocs_config
 
-    for item in (config or mkdocs_config())["nav"]:
-        if isinstance(item, dict) and PART_TWO in item:
-            return [p for p in nav_pages({"nav": item[PART_TWO]}) if "/" not in p]
-    return []
-
-
-def table_links(index: str, heading: str) -> set[str]:
-    """The pages linked from the first cell of each row of the table under `## heading` in the index."""
-    if f"## {heading}" not in index:
-        return set()
-    table = index[index.index(f"## {heading}") :].split("\n## ")[0]
-    rows = [line for line in table.splitlines() if line.startswith("| [")]
-    return {m for row in rows for m in re.findall(r"^\| \[[^\]]+\]\(([^)#]+)(?:#[^)]*)?\)", row)}
+    return chapterchecks.part_two_chapters(config or mkdocs_config())
 
 
 def test_every_chapter_has_a_row_in_the_front_page_table():

@@ -88,6 +88,16 @@ def test_schedule_warms_up_linearly_then_follows_a_cosine() -> None:
     assert all(a > b for a, b in itertools.pairwise(decay)) and min(decay) > 0.2
 
 
+def test_lr_at_holds_min_lr_past_the_schedule() -> None:
+    # Past the last step the cosine must not climb back: cos(pi * 1.5) = 0 would give (lr + min_lr) / 2.
+    kw = dict(lr=1.0, steps=10, warmup_steps=0, min_lr=0.0)
+    assert lr_at(9, **kw) > 0
+    assert [lr_at(s, **kw) for s in (10, 15, 20, 1000)] == [0.0, 0.0, 0.0, 0.0]
+    assert lr_at(15, lr=1.0, steps=10, warmup_steps=2, min_lr=0.1) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="step must be an integer >= 0"):
+        lr_at(-1, **kw)
+
+
 @pytest.mark.slow
 def test_history_lr_is_the_schedule(data: TextData) -> None:
     history = train(_gpt(), data, steps=20, batch_size=2, lr=1e-3, warmup_steps=5, device="cpu")
@@ -294,6 +304,7 @@ def test_cli_trains_on_a_text_file(tmp_path, cli) -> None:
         (["--block-size", "0"], "--block-size must be an integer >= 1"),
         (["--dropout", "1.5"], "--dropout must be a finite number in [0, 1)"),
         (["--seed", "-1"], "--seed must be an integer in [0, "),
+        (["--seed", str(10**30)], "--seed must be an integer in [0, "),  # not "Overflow when unpacking"
         (["--device", "tpu"], "--device must be one of"),
         (["--text", "/nonexistent/file.txt"], "--text: cannot read"),
         (["--steps", "2.5"], "argument --steps: invalid int value"),
@@ -366,3 +377,22 @@ def test_cli_a_failed_save_leaves_no_partial_file(tmp_path, cli, monkeypatch: py
     assert result.status != 0
     assert "No space left on device" in result.fails_naming("--out")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_device_is_resolved_once_per_run_not_once_per_step(data: TextData, monkeypatch) -> None:
+    import llmguide.device
+
+    calls = []
+    real = llmguide.device.resolve_device
+
+    def counting(device: object = None) -> torch.device:
+        calls.append(device)
+        return real(device)
+
+    monkeypatch.setattr(llmguide.device, "resolve_device", counting)
+    counts = []
+    for steps in (2, 6):
+        calls.clear()
+        train(_gpt(), data, steps=steps, batch_size=2, lr=1e-3, device="cpu")
+        counts.append(len(calls))
+    assert counts[0] == counts[1], counts  # a few while setting up (train, precision, scaler), none per step

@@ -143,3 +143,10 @@ def test_batch_request() -> None:
         check_batch_request("train", 2.0, torch.Generator())
     with pytest.raises(TypeError, match="generator"):
         check_batch_request("train", 2, 0)
+
+
+def test_token_ids_range_without_a_host_sync_is_still_checked_on_the_cpu() -> None:
+    # sync=False only changes how an accelerator checks; on the CPU a bad id is the same ValueError at once.
+    with pytest.raises(ValueError, match=r"idx holds token ids outside \[0, vocab_size=10\), e.g. 12"):
+        check_token_ids("idx", torch.tensor([[1, 12]]), vocab_size=10, sync=False)
+    check_token_ids("idx", torch.tensor([[1, 9]]), vocab_size=10, sync=False)

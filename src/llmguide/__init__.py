@@ -3,7 +3,8 @@
 Each module has one job and is imported by the chapter that explains it:
 
 - `llmguide.sampling`: softmax with temperature, top-k / top-p / min-p filtering, sampling.
-- `llmguide.model`: a small GPT-style transformer with a KV-cached `generate` (CPU, CUDA and MPS).
+- `llmguide.model`: a small GPT-style transformer with a KV cache and a one-step interface (CPU, CUDA and MPS).
+- `llmguide.generation`: the generation loop every path shares (window, cache refill, stopping), `generate`.
 - `llmguide.decode`: a static KV cache and a decode step replayed as a CUDA graph (`generate_fast`).
 - `llmguide.device`: picking the device and the mixed-precision settings for it.
 - `llmguide.data`: the byte-level tokenizer, the shipped corpus (`llmguide/corpus/`), batching.

@@ -5,11 +5,13 @@ does the work. Heavy imports (torch) happen inside the `_run_` functions, so `ll
 
 Errors are one line on stderr, never a stack trace (set `LLMGUIDE_DEBUG=1` to see one):
 
-- Bad input exits with status 2 and a message naming the flag. The library names its parameters
-  (`n_embd must be ...`); each subcommand declares how its parameters map to its flags (`_TRAIN_FLAGS`, ...),
-  and the message is given with the flags instead (`--n-embd must be ...`). An error that names no parameter
-  but comes from one flag's value (a file that cannot be read or written, a size that cannot be parsed) is
-  blamed on that flag with `_blame`: `--out: cannot write a checkpoint to ...`.
+- Bad input exits with status 2 and a message naming the flag. The library's errors name its parameters
+  (`n_embd must be ...`) and carry their names (`.params`, set by `llmguide.validate.parameter_error`);
+  each flag's `dest` is the parameter it sets, so the message is shown with the flags instead
+  (`--n-embd must be ...`).
+  An error that names no parameter but comes from one flag's value (a file that cannot be read or written,
+  a size that cannot be parsed) is blamed on that flag with `_blame`: `--out: cannot write a checkpoint to
+  ...`.
 - A run that fails after its input was accepted (training diverged, the machine ran out of memory) exits
   with status 1.
 """
@@ -22,6 +24,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from llmguide import __version__
 
@@ -31,6 +34,27 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    # Every flag is recorded as it is added, with the parameter it sets (its dest): see `_flags`.
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        return self._record(super().add_argument(*args, **kwargs))
+
+    def add_argument_group(self, *args: Any, **kwargs: Any) -> Any:
+        return self._recording(super().add_argument_group(*args, **kwargs))
+
+    def add_mutually_exclusive_group(self, *args: Any, **kwargs: Any) -> Any:
+        return self._recording(super().add_mutually_exclusive_group(*args, **kwargs))
+
+    def _record(self, action: argparse.Action) -> argparse.Action:
+        if action.dest != "help":
+            flag = next((o for o in action.option_strings if o.startswith("--")), action.dest)
+            self.flags = {**getattr(self, "flags", {}), action.dest: flag}
+        return action
+
+    def _recording(self, group: Any) -> Any:
+        add = group.add_argument
+        group.add_argument = lambda *args, **kwargs: self._record(add(*args, **kwargs))
+        return group
 
 
 class _Blamed(Exception):
@@ -50,9 +74,18 @@ def _blame(flag: str) -> Iterator[None]:
         raise _Blamed(flag, error) from error
 
 
-def _with_flags(message: str, flags: dict[str, str]) -> str:
-    """`message` with every parameter name of `flags` (a whole word, not quoted) replaced by its flag."""
-    for name in sorted(flags, key=len, reverse=True):
+def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Each parameter a subcommand's flags set, and its flag: `{"n_embd": "--n-embd", "text": "--prompt"}`.
+
+    A flag's `dest` is the name of the library parameter it sets, so the parser alone says which flag stands
+    for which parameter (`_Parser` records them as they are added); a positional argument stands for itself.
+    """
+    return dict(getattr(parser, "flags", {}))
+
+
+def _with_flags(message: str, params: Sequence[str], flags: dict[str, str]) -> str:
+    """`message` with each of `params` that a flag sets, as a whole unquoted word, shown as its flag."""
+    for name in sorted((p for p in params if p in flags), key=len, reverse=True):
         message = re.sub(rf"(?<![\w'\".-]){re.escape(name)}(?![\w'\"])", flags[name], message)
     return message
 
@@ -64,10 +97,10 @@ def _explain(error: Exception, flags: dict[str, str]) -> tuple[int, str]:
         flag, error = error.flag, error.error
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     message = lines[0] if lines else type(error).__name__
+    # llmguide's errors about arguments carry the parameters they name (`llmguide.validate.parameter_error`)
+    message = _with_flags(message, getattr(error, "params", ()), flags)
     ours = isinstance(error, (ValueError, TypeError, FloatingPointError))
-    if ours:  # llmguide's messages name parameters; others (the system's, torch's) are left as they are
-        message = _with_flags(message, flags)
-    elif not isinstance(error, OSError):
+    if not ours and not isinstance(error, OSError):
         message = f"{type(error).__name__}: {message}"  # unexpected: say what kind of error it was
     if flag is not None and (not ours or not any(f in message for f in (flag, *flags.values()))):
         message = f"{flag}: {message}"
@@ -149,9 +182,12 @@ def _add_chinchilla(sub: argparse._SubParsersAction) -> None:
         "each fitted Chinchilla loss, side by side. Give exactly one of --flops, --params or --hours.",
     )
     what = p.add_mutually_exclusive_group()
-    what.add_argument("--flops", type=float, help="training budget in FLOPs, e.g. 1e21")
+    what.add_argument("--flops", dest="compute_flops", type=float, help="training budget in FLOPs, e.g. 1e21")
     what.add_argument(
-        "--params", type=float, help="model size in parameters, e.g. 7e9: tokens and FLOPs to match"
+        "--params",
+        dest="n_params",
+        type=float,
+        help="model size in parameters, e.g. 7e9: tokens and FLOPs to match",
     )
     what.add_argument(
         "--hours", type=float, help="training time in hours; the budget comes from the hardware flags"
@@ -167,17 +203,7 @@ def _add_chinchilla(sub: argparse._SubParsersAction) -> None:
         help="6ND utilisation in (0, 1]: the share of the peak that 6 N D FLOPs account for (default 0.4); "
         "PaLM's MFU also counts the attention, so it reads a few percent higher for the same run",
     )
-    p.set_defaults(handler=_run_chinchilla, flags=_CHINCHILLA_FLAGS)
-
-
-_CHINCHILLA_FLAGS = {
-    "compute_flops": "--flops",
-    "n_params": "--params",
-    "hours": "--hours",
-    "gpus": "--gpus",
-    "gpu": "--gpu",
-    "utilisation": "--utilisation",
-}
+    p.set_defaults(handler=_run_chinchilla, flags=_flags(p))
 
 
 def _run_chinchilla(args: argparse.Namespace) -> int:
@@ -190,8 +216,11 @@ def _run_chinchilla(args: argparse.Namespace) -> int:
             raise ValueError(f"{flag} must be a finite number > 0, got {value!r}")
         return value
 
-    if args.flops is None and args.params is None and args.hours is None:
+    if args.compute_flops is None and args.n_params is None and args.hours is None:
         raise ValueError("give one of --flops, --params or --hours")
+    # --utilisation has a default, so it is checked whether or not the hardware flags that use it are given.
+    if not (math.isfinite(args.utilisation) and 0 < args.utilisation <= 1):
+        raise ValueError(f"--utilisation must be in (0, 1], got {args.utilisation!r}")
     gpu: str | float | None = args.gpu
     if gpu is not None:
         try:
@@ -205,8 +234,6 @@ def _run_chinchilla(args: argparse.Namespace) -> int:
         if args.gpus < 1:
             raise ValueError(f"--gpus must be a whole number >= 1, got {args.gpus}")
         peak = scaling.peak_flops(gpu)
-        if not 0 < args.utilisation <= 1:
-            raise ValueError(f"--utilisation must be in (0, 1], got {args.utilisation!r}")
     elif args.hours is not None:
         raise ValueError("--hours needs --gpus and --gpu")
 
@@ -218,16 +245,16 @@ def _run_chinchilla(args: argparse.Namespace) -> int:
             f"Budget: {args.gpus} x {gpu if isinstance(gpu, str) else 'GPU'} ({peak / 1e12:.0f} TFLOP/s peak) "
             f"for {args.hours:g} h at {args.utilisation:.0%} 6ND utilisation = {budget:.2e} FLOPs"
         )
-    elif args.flops is not None:
-        budget = positive("--flops", args.flops)
+    elif args.compute_flops is not None:
+        budget = positive("--flops", args.compute_flops)
         intro = f"Budget: {budget:.2e} FLOPs"
     else:
-        n_params = positive("--params", args.params)
+        n_params = positive("--params", args.n_params)
         intro = f"Model: {n_params:.2e} parameters"
 
     timed = hardware and args.hours is None
     # every row is computed before anything is printed (an error leaves no half table), the allocations first
-    if args.params is None:
+    if args.n_params is None:
         allocations = {method: scaling.compute_optimal(budget, method=method) for method in scaling.METHODS}
     else:
         allocations = {
@@ -276,21 +303,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dropout", type=float, default=0.0, help="dropout probability in [0, 1) (default 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and the batches (default 0)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
-    p.set_defaults(handler=_run_train, flags=_TRAIN_FLAGS)
-
-
-_TRAIN_FLAGS = {
-    "block_size": "--block-size",
-    "n_layer": "--n-layer",
-    "n_head": "--n-head",
-    "n_embd": "--n-embd",
-    "dropout": "--dropout",
-    "steps": "--steps",
-    "batch_size": "--batch-size",
-    "lr": "--lr",
-    "seed": "--seed",
-    "device": "--device",
-}
+    p.set_defaults(handler=_run_train, flags=_flags(p))
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -304,13 +317,15 @@ def _run_train(args: argparse.Namespace) -> int:
     from llmguide.data import TextData, corpus_data, encode, split_tokens
     from llmguide.device import resolve_device
     from llmguide.model import GPT, GPTConfig
-    from llmguide.train import train
+    from llmguide.train import MAX_SEED, train
+    from llmguide.validate import check_int
 
     # Everything that can be checked is checked before training, so that no time is spent on a run whose
     # result could not be saved.
     with _blame("--out"):
         out = check_checkpoint_path(args.out)
-    resolve_device(args.device)
+    device = resolve_device(args.device)  # the one place the flag is resolved; train gets the device
+    check_int("seed", args.seed, minimum=0, maximum=MAX_SEED)  # before torch.manual_seed below sees it
     config = GPTConfig(
         block_size=args.block_size,
         n_layer=args.n_layer,
@@ -349,7 +364,7 @@ def _run_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
-        device=args.device,
+        device=device,
     )
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, the first process reports and saves
         return 0
@@ -376,7 +391,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         "encode the prompt as UTF-8 bytes, sample new tokens and print the prompt with its continuation.",
     )
     p.add_argument("--checkpoint", required=True, help="path of the checkpoint file")
-    p.add_argument("--prompt", required=True, help="text to continue (at least one character)")
+    p.add_argument("--prompt", dest="text", required=True, help="text to continue (at least one character)")
     p.add_argument("--max-new-tokens", type=int, default=200, help="new tokens (bytes) to add (default 200)")
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature >= 0; 0 is greedy")
     p.add_argument("--top-k", type=int, help="sample among the k most likely tokens only")
@@ -384,19 +399,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-p", type=float, help="keep tokens with probability >= p times the top one")
     p.add_argument("--seed", type=int, help="seed for reproducible sampling (default: random)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: the best available)")
-    p.set_defaults(handler=_run_generate, flags=_GENERATE_FLAGS)
-
-
-_GENERATE_FLAGS = {
-    "max_new_tokens": "--max-new-tokens",
-    "temperature": "--temperature",
-    "top_k": "--top-k",
-    "top_p": "--top-p",
-    "min_p": "--min-p",
-    "seed": "--seed",
-    "device": "--device",
-    "text": "--prompt",
-}
+    p.set_defaults(handler=_run_generate, flags=_flags(p))
 
 
 def _run_generate(args: argparse.Namespace) -> int:
@@ -405,13 +408,14 @@ def _run_generate(args: argparse.Namespace) -> int:
     from llmguide.checkpoint import load_checkpoint
     from llmguide.data import VOCAB_SIZE, decode, encode
     from llmguide.device import resolve_device
+    from llmguide.generation import generate
     from llmguide.sampling import check_sample_args
     from llmguide.validate import check_int
 
     # the flags first, then the file: a mistyped flag is reported without loading anything
-    if not args.prompt:
+    if not args.text:
         raise ValueError("--prompt must hold at least one character")
-    ids = encode(args.prompt)
+    ids = encode(args.text)
     check_int("max_new_tokens", args.max_new_tokens, minimum=0)
     check_sample_args(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p)
     if args.seed is not None:
@@ -427,7 +431,8 @@ def _run_generate(args: argparse.Namespace) -> int:
     generator = None
     if args.seed is not None:
         generator = torch.Generator(device=device).manual_seed(args.seed)
-    out = model.generate(
+    out = generate(
+        model,
         torch.tensor([ids], device=device),
         args.max_new_tokens,
         temperature=args.temperature,
@@ -478,8 +483,10 @@ def _add_memory(sub: argparse._SubParsersAction) -> None:
         help="what the output layer and loss keep: cross_entropy (fp32 logits and log-softmax, the default), "
         "logits (fp32 logits only), chunked (chunked/fused cross-entropy), excluded (blocks only)",
     )
-    t.add_argument("--gpus", type=int, default=1, help="data-parallel GPUs (default 1)")
-    t.add_argument("--zero", type=int, default=0, help="ZeRO stage 0-3 (3 = FSDP full sharding)")
+    t.add_argument("--gpus", dest="n_gpus", type=int, default=1, help="data-parallel GPUs (default 1)")
+    t.add_argument(
+        "--zero", dest="zero_stage", type=int, default=0, help="ZeRO stage 0-3 (3 = FSDP full sharding)"
+    )
     t.add_argument(
         "--tensor-parallel",
         type=int,
@@ -494,39 +501,17 @@ def _add_memory(sub: argparse._SubParsersAction) -> None:
     c = p.add_argument_group("custom model (instead of a preset)")
     c.add_argument("--params", help="parameter count alone, e.g. 7e9 (sizes weights and optimizer only)")
     c.add_argument("--arch", default="llama", help="gpt2 or llama (default llama)")
-    c.add_argument("--layers", type=int, help="transformer blocks")
-    c.add_argument("--hidden", type=int, help="model width")
-    c.add_argument("--heads", type=int, help="attention (query) heads")
-    c.add_argument("--kv-heads", type=int, help="key/value heads (default: --heads)")
-    c.add_argument("--vocab", type=int, help="vocabulary size")
-    c.add_argument("--intermediate", type=int, help="MLP hidden width (needed for llama)")
-    c.add_argument("--context", type=int, help="context length (default: --seq-len)")
+    c.add_argument("--layers", dest="n_layer", type=int, help="transformer blocks")
+    c.add_argument("--hidden", dest="n_embd", type=int, help="model width")
+    c.add_argument("--heads", dest="n_head", type=int, help="attention (query) heads")
+    c.add_argument("--kv-heads", dest="n_kv_head", type=int, help="key/value heads (default: --heads)")
+    c.add_argument("--vocab", dest="vocab_size", type=int, help="vocabulary size")
+    c.add_argument(
+        "--intermediate", dest="intermediate_size", type=int, help="MLP hidden width (needed for llama)"
+    )
+    c.add_argument("--context", dest="context_length", type=int, help="context length (default: --seq-len)")
     c.add_argument("--tied", action="store_true", help="the output head reuses the token embedding")
-    p.set_defaults(handler=_run_memory, flags=_MEMORY_FLAGS)
-
-
-_MEMORY_FLAGS = {
-    "model": "model",  # the positional argument: messages such as "unknown model 'x'" already name it
-    "dtype": "--dtype",
-    "batch_size": "--batch-size",
-    "seq_len": "--seq-len",
-    "gpu_memory": "--gpu-memory",
-    "precision": "--precision",
-    "optimizer": "--optimizer",
-    "n_gpus": "--gpus",
-    "zero_stage": "--zero",
-    "tensor_parallel": "--tensor-parallel",
-    "loss": "--loss",
-    "embedding_dtype": "--embedding-dtype",
-    "arch": "--arch",
-    "n_layer": "--layers",
-    "n_embd": "--hidden",
-    "n_head": "--heads",
-    "n_kv_head": "--kv-heads",
-    "vocab_size": "--vocab",
-    "intermediate_size": "--intermediate",
-    "context_length": "--context",
-}
+    p.set_defaults(handler=_run_memory, flags=_flags(p))
 
 
 def _memory_model(args: argparse.Namespace) -> tuple[object, str]:
@@ -535,7 +520,12 @@ def _memory_model(args: argparse.Namespace) -> tuple[object, str]:
 
     from llmguide import sizing
 
-    shape = {"--layers": args.layers, "--hidden": args.hidden, "--heads": args.heads, "--vocab": args.vocab}
+    shape = {
+        "--layers": args.n_layer,
+        "--hidden": args.n_embd,
+        "--heads": args.n_head,
+        "--vocab": args.vocab_size,
+    }
     given = [name for name, flag in (("a preset", args.model), ("--params", args.params)) if flag is not None]
     if any(v is not None for v in shape.values()):
         given.append("shape flags")
@@ -559,19 +549,19 @@ def _memory_model(args: argparse.Namespace) -> tuple[object, str]:
     missing = [name for name, value in shape.items() if value is None]
     if missing:
         raise ValueError(f"a custom shape needs {', '.join(missing)}")
-    context = args.context if args.context is not None else args.seq_len
+    context = args.context_length if args.context_length is not None else args.seq_len
     if context is None:
         raise ValueError("a custom shape needs --context or --seq-len")
     spec = sizing.ModelSpec(
         name="custom",
         arch=args.arch,
-        n_layer=args.layers,
-        n_embd=args.hidden,
-        n_head=args.heads,
-        n_kv_head=args.kv_heads,
-        vocab_size=args.vocab,
+        n_layer=args.n_layer,
+        n_embd=args.n_embd,
+        n_head=args.n_head,
+        n_kv_head=args.n_kv_head,
+        vocab_size=args.vocab_size,
         context_length=context,
-        intermediate_size=args.intermediate,
+        intermediate_size=args.intermediate_size,
         tied_embeddings=True if args.tied else None,
     )
     return spec, f"custom {args.arch}-style model: {sizing.param_count(spec):,} parameters"
@@ -620,12 +610,12 @@ def _run_memory(args: argparse.Namespace) -> int:
         activation_checkpointing=args.checkpointing,
         flash_attention=args.flash_attention,
         dropout=not args.no_dropout,
-        zero_stage=args.zero,
+        zero_stage=args.zero_stage,
         tensor_parallel=args.tensor_parallel,
         sequence_parallel=args.sequence_parallel,
         loss=args.loss,
     )
-    mem = sizing.training_memory(model, n_gpus=args.gpus, **options)
+    mem = sizing.training_memory(model, n_gpus=args.n_gpus, **options)
     extras = [
         s
         for s, on in (
@@ -639,13 +629,13 @@ def _run_memory(args: argparse.Namespace) -> int:
         if on
     ]
     replicas = (
-        f"{args.gpus} GPU(s)"
+        f"{args.n_gpus} GPU(s)"
         if args.tensor_parallel == 1
-        else f"{args.gpus} replica(s) x {args.tensor_parallel} GPUs"
+        else f"{args.n_gpus} replica(s) x {args.tensor_parallel} GPUs"
     )
     title = (
         f"Training per GPU: {args.precision} precision, {args.optimizer}, {tokens}"
-        f"{''.join(', ' + e for e in extras)}, ZeRO stage {args.zero} on {replicas}"
+        f"{''.join(', ' + e for e in extras)}, ZeRO stage {args.zero_stage} on {replicas}"
     )
     print(mem.table(title))
     if gpu is not None:
@@ -654,7 +644,7 @@ def _run_memory(args: argparse.Namespace) -> int:
         try:
             need = sizing.gpus_needed(model, gpu_memory=gpu, **options)
             print(
-                f"smallest number of {sizing.format_bytes(gpu, 'GB')} GPUs at ZeRO stage {args.zero}: {need}"
+                f"smallest number of {sizing.format_bytes(gpu, 'GB')} GPUs at ZeRO stage {args.zero_stage}: {need}"
             )
         except ValueError as exc:
             print(exc)

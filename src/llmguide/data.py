@@ -21,7 +21,14 @@ from importlib import resources
 
 import torch
 
-from llmguide.validate import check_batch_request, check_instance, check_int, check_real
+from llmguide.validate import (
+    check_batch_request,
+    check_instance,
+    check_int,
+    check_real,
+    check_token_ids,
+    parameter_error,
+)
 
 VOCAB_SIZE = 256
 """Number of distinct tokens of the byte-level tokenizer: one per byte value."""
@@ -56,7 +63,9 @@ def encode(text: str) -> list[int]:
     try:
         return list(text.encode("utf-8"))
     except UnicodeEncodeError as exc:
-        raise ValueError(f"text must be encodable as UTF-8: {exc.reason} at index {exc.start}") from None
+        raise parameter_error(
+            ValueError, f"text must be encodable as UTF-8: {exc.reason} at index {exc.start}", "text"
+        ) from None
 
 
 def decode(ids: Sequence[int] | torch.Tensor) -> str:
@@ -165,6 +174,8 @@ class TextData:
                 raise ValueError(
                     f"{name} holds {tokens.numel()} tokens, fewer than block_size + 1 = {self.block_size + 1}"
                 )
+            # Ids are checked here, once, where they enter: the model checks batches without a host sync.
+            check_token_ids(name, tokens, vocab_size=self.vocab_size, dim=1)
 
     def get_batch(
         self,

@@ -1,48 +1,46 @@
 """A fast decode path for `llmguide.model.GPT`: a static KV cache, and the decode step as one CUDA graph.
 
-`GPT.generate` is the reference: readable, and on a CPU fast enough. On a GPU a model as small as GPT-2 is
-paced by something other than arithmetic: the host's kernel launches. Each new token runs about 580 PyTorch
+`llmguide.generation.generate` is the reference: readable, and on a CPU fast enough. On a GPU a model as
+small as GPT-2 is paced by something other than arithmetic: the host's kernel launches. Each new token runs about 580 PyTorch
 operator calls (counted with `torch.profiler` on the CPU), and the Python process queued them no faster than
 about 2.8 ms per token on an H200, with the KV cache or without it (benchmarks/RESULTS.md). The GPU finishes
 each kernel before the next one arrives, so the cache saves arithmetic the GPU never missed.
 
 The cure is to launch fewer things from Python. A CUDA graph records a sequence of kernels once and replays
 it with one call. Recording needs every kernel to see the same shapes and the same memory on every replay,
-which `GPT.generate`'s cache does not give: it returns the keys of the first `length` positions, a shape
+which the plain `KVCache` does not give: it returns the keys of the first `length` positions, a shape
 that grows by one per token, and `length` is a Python number. This module keeps the keys and values in
 buffers of a fixed size instead, with the position held in a tensor:
 
 - `StaticKVCache`: keys and values preallocated as `(n_layer, batch, n_head, max_len, head_dim)`, and `pos`,
-  a one-element tensor holding the next position to write.
-- `prefill(model, cache, idx)`: runs the prompt through the model's own `Block`s, storing its keys and values
-  at positions `0 .. T-1`, and returns the logits of the next token.
-- `decode_step(model, cache, tokens)`: one new token per row, with fixed shapes. It writes the new key and
-  value at `pos` (`index_copy_`, the index a tensor), attends over the whole buffer with a mask that hides
-  the positions after `pos`, and adds 1 to `pos`. Nothing in it reads a number back to Python, so it can be
-  captured once and replayed for every token.
-- `generate_fast(model, idx, max_new_tokens, ...)`: `GPT.generate` with the same arguments, the same
-  sampling and the same tokens, built on the two functions above. On CUDA it captures `decode_step` as a
-  CUDA graph by hand (`mode="graph"`) or through `torch.compile(mode="reduce-overhead")`
-  (`mode="compile"`); elsewhere it runs eagerly.
+  a one-element tensor holding the next position to write. It implements the model's cache interface
+  (`llmguide.model.Cache`): it writes the new keys at `pos` (`index_copy_`, the index a tensor) and hands the
+  attention the whole buffer with a mask that hides the positions not yet written.
+- `prefill(model, cache, idx)`: the prompt through `GPT.step` on the emptied cache; the next token's logits.
+- `decode_step(model, cache, tokens)`: one new token per row through `GPT.step`, with fixed shapes. Nothing
+  in it reads a number back to Python, so it can be captured once and replayed for every token.
+- `generate_fast(model, idx, max_new_tokens, ...)`: `llmguide.generation.generate` with the same arguments,
+  the same checks, the same loop (`llmguide.generation.decode_loop`) and the same tokens, on the static
+  cache. On CUDA it captures the decode step as a CUDA graph by hand (`mode="graph"`) or through
+  `torch.compile(mode="reduce-overhead")` (`mode="compile"`); elsewhere it runs eagerly.
 
-The step reuses the model's modules and weights (embeddings, LayerNorms, `c_attn`, `c_proj`, the MLPs, the
-head); only the attention's handling of the cache is written again here, because `CausalSelfAttention`
-slices its cache to the positions held so far. Sampling (`llmguide.sampling.sample`) stays outside the graph:
-its checks read values back to Python, and it is the same function the reference calls, so a seeded
-generator draws the same numbers in the same order.
+The model's own code runs every step: this module supplies only the cache and the way the step is launched.
+Sampling (`llmguide.sampling.sample`) stays outside the graph: it is the same function the reference calls,
+so a seeded generator draws the same numbers in the same order.
 
 For example, on a CPU (where the step runs eagerly), the fast path gives the reference's tokens:
 
 ```python
 import torch
 from llmguide.decode import generate_fast
+from llmguide.generation import generate
 from llmguide.model import GPT, GPTConfig
 
 torch.manual_seed(0)
 model = GPT(GPTConfig(block_size=16, n_layer=2, n_head=2, n_embd=32))
 prompt = torch.tensor([list(b"ab")])
 fast = generate_fast(model, prompt, 20, temperature=0)  # 22 tokens: past block_size=16
-print(tuple(fast.shape), torch.equal(fast, model.generate(prompt, 20, temperature=0)))
+print(tuple(fast.shape), torch.equal(fast, generate(model, prompt, 20, temperature=0)))
 #> (1, 22) True
 ```
 """
@@ -54,10 +52,10 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from llmguide.model import GPT, CausalSelfAttention
-from llmguide.sampling import sample
+from llmguide.generation import check_generate_args, decode_loop, sampler
+from llmguide.model import GPT
+from llmguide.validate import check_choice, check_token_ids
 
 __all__ = ["MODES", "StaticKVCache", "decode_step", "generate_fast", "prefill"]
 
@@ -79,7 +77,9 @@ class StaticKVCache:
     Both buffers have the shape `(n_layer, batch, n_head, max_len, head_dim)` and start as zeros. `pos` is a
     one-element int64 tensor on the same device: the number of positions stored, which is also where the
     next key goes. The shapes and the memory never change, which is what lets `decode_step` be captured as
-    a CUDA graph. The positions from `pos` on hold stale or zero values; `decode_step` masks them out.
+    a CUDA graph. The positions from `pos` on hold stale or zero values; the mask that `update` returns
+    hides them. It implements `llmguide.model.Cache`; nothing here reads `pos` back, so nothing checks that
+    the positions fit: the caller keeps `pos` below `max_len`.
 
     Memory: `2 * n_layer * batch * max_len * n_head * head_dim` elements (for GPT-2 small in bf16, 36,864
     bytes per position per row).
@@ -136,8 +136,10 @@ class StaticKVCache:
         self.keys = torch.zeros(shape, dtype=dtype, device=device)
         self.values = torch.zeros(shape, dtype=dtype, device=device)
         self.pos = torch.zeros(1, dtype=torch.long, device=self.keys.device)
-        # 0, 1, ..., max_len - 1: compared with `pos` to build the attention mask without allocating
-        self.positions = torch.arange(max_len, device=self.keys.device)
+        # 0, 1, ..., max_len - 1: the buffer's positions, compared with the new ones to build the mask
+        self.slots = torch.arange(max_len, device=self.keys.device)
+        self._new = self.pos  # the positions of the step under way (set by `positions`)
+        self._visible = self.slots[None] <= self.pos  # and which slots their queries see
         # a captured CUDA graph of `decode_step` for this cache, reused by later calls (see generate_fast)
         self._graph: _GraphedStep | None = None
 
@@ -193,72 +195,67 @@ class StaticKVCache:
         """Bytes of the key and value buffers together."""
         return 2 * self.keys.numel() * self.keys.element_size()
 
-    def store(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write one position's key and value (shape `(batch, n_head, 1, head_dim)`) at position `pos`.
+    def positions(self, T: int, device: torch.device) -> torch.Tensor:
+        """The positions `pos .. pos + T - 1` of the next `T`, as a tensor (nothing is read back).
 
-        The index is the tensor `pos`, so the write is the same kernel for every position. `pos` itself is
-        not moved here (`decode_step` adds 1 after the last layer).
+        Args:
+            T: number of new positions.
+            device: ignored: the positions are on the cache's device.
+
+        Returns:
+            An int64 tensor of shape `(T,)`.
+        """
+        self._new = self.pos + self.slots[:T]  # (T,)
+        self._visible = self.slots[None] <= self._new[:, None]  # (T, max_len): a query sees up to itself
+        return self._new
+
+    def update(
+        self, layer: int, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Write the new positions' keys and values (shape `(batch, n_head, T, head_dim)`) at `pos ..`.
+
+        The index is a tensor, so the write is the same kernel for every position.
 
         Args:
             layer: the layer's index.
-            k: the new key.
-            v: the new value.
+            k: the new keys.
+            v: the new values.
 
         Returns:
-            This layer's full key and value buffers, `(batch, n_head, max_len, head_dim)` each.
+            This layer's full key and value buffers, `(batch, n_head, max_len, head_dim)` each, and the
+            `(T, max_len)` mask of the slots each new query sees (those written, up to its own position).
         """
         keys, values = self.keys[layer], self.values[layer]
-        keys.index_copy_(2, self.pos, k)
-        values.index_copy_(2, self.pos, v)
-        return keys, values
+        keys.index_copy_(2, self._new, k)
+        values.index_copy_(2, self._new, v)
+        return keys, values, self._visible
+
+    def advance(self, n: int) -> None:
+        """Add `n` to `pos`, on the device.
+
+        Args:
+            n: the number of positions just written.
+        """
+        self.pos.add_(n)
 
     def reset(self) -> None:
         """Forget every position: `pos = 0`. The buffers keep their values; they are masked out."""
         self.pos.zero_()
 
 
-class _PrefillView:
-    """`llmguide.model.KVCache`'s interface over a `StaticKVCache`, so that a prompt can run through the
-    model's own `Block.forward`: with `length == 0` the attention stores the keys of all T positions with
-    `update` and attends causally among them, exactly as in `GPT.generate`'s first step."""
-
-    length = 0
-
-    def __init__(self, cache: StaticKVCache) -> None:
-        self.cache = cache
-
-    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        T = k.size(2)
-        self.cache.keys[layer, :, :, :T] = k
-        self.cache.values[layer, :, :, :T] = v
-        return k, v
-
-
 def _kv_dtype(model: GPT) -> torch.dtype:
-    """The dtype `model` computes keys in here and now: run its first `c_attn` on one zero vector."""
-    c_attn = model.transformer.h[0].attn.c_attn
-    with torch.no_grad():
-        probe = torch.zeros(1, c_attn.in_features, dtype=c_attn.weight.dtype, device=c_attn.weight.device)
-        return c_attn(probe).dtype
-
-
-def _prefill(model: GPT, cache: StaticKVCache, idx: torch.Tensor) -> torch.Tensor:
-    T = idx.size(1)
-    tr = model.transformer
-    x = tr.drop(tr.wte(idx) + tr.wpe(torch.arange(T, device=idx.device)))
-    view = _PrefillView(cache)
-    for layer, block in enumerate(tr.h):
-        x = block(x, view, layer)  # the model's own block; its attention stores k, v through `view`
-    cache.pos.fill_(T)
-    return model.lm_head(tr.ln_f(x)[:, -1])
+    """The dtype `model` computes keys in here and now: its weights', or autocast's inside an autocast region."""
+    weight = model.lm_head.weight
+    if torch.is_autocast_enabled(weight.device.type):
+        return torch.get_autocast_dtype(weight.device.type)
+    return weight.dtype
 
 
 def prefill(model: GPT, cache: StaticKVCache, idx: torch.Tensor) -> torch.Tensor:
     """Run a prompt through `model`, store its keys and values at positions `0 .. T-1`, set `pos = T`.
 
-    This is `GPT.generate`'s first step: the model's own `Block`s, causal attention among the T positions.
-    Its shapes depend on T, so it runs eagerly; `generate_fast` also calls it to refill the cache once the
-    sequence outgrows `block_size` (see there).
+    This is generation's first step, `GPT.step` on the emptied cache. Its shapes depend on T, so it runs
+    eagerly.
 
     Args:
         model: the GPT (in eval mode, under `torch.no_grad()`, for generation).
@@ -274,48 +271,27 @@ def prefill(model: GPT, cache: StaticKVCache, idx: torch.Tensor) -> torch.Tensor
             or `idx`.
     """
     _check_model_and_cache(model, cache)
-    model._check_idx(idx)
+    check_token_ids("idx", idx, vocab_size=model.config.vocab_size)
     if idx.size(0) != cache.batch or idx.size(1) > cache.max_len:
         raise ValueError(
             f"cache holds {cache.batch} rows of {cache.max_len} positions, too few for idx of shape "
             f"{tuple(idx.shape)}"
         )
-    return _prefill(model, cache, idx)
-
-
-def _attend_one(
-    attn: CausalSelfAttention, x: torch.Tensor, cache: StaticKVCache, layer: int, visible: torch.Tensor
-) -> torch.Tensor:
-    """`CausalSelfAttention.forward` for one new position per row, over the static buffers."""
-    B, T, C = x.shape  # T == 1
-    q, k, v = attn.c_attn(x).split(attn.n_embd, dim=2)
-    q = q.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2)
-    k = k.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2)
-    v = v.view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2)
-    keys, values = cache.store(layer, k, v)
-    # all max_len positions, the ones after `pos` masked out: the same shapes at every step
-    y = F.scaled_dot_product_attention(q, keys, values, attn_mask=visible)
-    y = y.transpose(1, 2).contiguous().view(B, T, C)
-    return attn.resid_dropout(attn.c_proj(y))
+    cache.reset()
+    return model.step(idx, cache)
 
 
 def _decode_step(model: GPT, cache: StaticKVCache, tokens: torch.Tensor) -> torch.Tensor:
-    tr = model.transformer
-    x = tr.drop(tr.wte(tokens) + tr.wpe(cache.pos))  # (B, 1, C): the new token at position pos
-    visible = (cache.positions <= cache.pos)[None]  # (1, max_len) bool: the positions held, and this one
-    for layer, block in enumerate(tr.h):  # Block.forward, with the attention above
-        x = x + _attend_one(block.attn, block.ln_1(x), cache, layer, visible)
-        x = x + block.mlp(block.ln_2(x))
-    cache.pos.add_(1)
-    return model.lm_head(tr.ln_f(x)[:, -1])
+    return model.step(tokens, cache)
 
 
 def decode_step(model: GPT, cache: StaticKVCache, tokens: torch.Tensor) -> torch.Tensor:
     """Feed one token per row at position `cache.pos`; store its key and value; add 1 to `pos`.
 
-    Every tensor in the step has the same shape at every position, and nothing is read back to Python, so
-    the step can be recorded as a CUDA graph and replayed (what `generate_fast` does on CUDA). The attention
-    runs over all `max_len` positions of the buffer with a mask that keeps positions `0 .. pos`.
+    This is `GPT.step` on the static cache. Every tensor in the step has the same shape at every position,
+    and nothing is read back to Python, so the step can be recorded as a CUDA graph and replayed (what
+    `generate_fast` does on CUDA). The attention runs over all `max_len` positions of the buffer with a mask
+    that keeps positions `0 .. pos`.
 
     The caller keeps `pos < cache.max_len` and `pos < block_size` (the position embedding has `block_size`
     rows); the step does not check, since checking would read `pos` back from the device.
@@ -378,7 +354,7 @@ def _check_model_and_cache(model: GPT, cache: StaticKVCache) -> None:
 
 
 class _GraphedStep:
-    """`decode_step` recorded once as a CUDA graph; calling it copies the tokens in and replays.
+    """The decode step recorded once as a CUDA graph; calling it copies the tokens in and replays.
 
     Recording follows PyTorch's recipe (torch.cuda.graphs): a few warm-up runs on a side stream (so that
     lazy initialisation, cuBLAS workspaces and the caching allocator's first allocations happen outside the
@@ -445,7 +421,7 @@ def _make_step(
     global _compiled_step
     if _compiled_step is None:
         _compiled_step = torch.compile(_decode_step, mode="reduce-overhead", fullgraph=True)
-    for t in (cache.keys, cache.values, cache.pos, cache.positions):
+    for t in (cache.keys, cache.values, cache.pos, cache.slots):
         torch._dynamo.mark_static_address(t)
     compiled = _compiled_step
 
@@ -470,21 +446,18 @@ def generate_fast(
     mode: str = "auto",
     cache: StaticKVCache | None = None,
 ) -> torch.Tensor:
-    """`GPT.generate` with a static KV cache, and on CUDA one CUDA graph replay per new token.
+    """`llmguide.generation.generate` with a static KV cache, and on CUDA one CUDA graph replay per new token.
 
-    The arguments, the sampling and the result are `GPT.generate`'s: each new token is drawn by
-    `llmguide.sampling.sample` from the logits at the last position, the model sees at most the last
-    `block_size` tokens, it is in eval mode meanwhile (and put back after), no gradients are recorded, and
-    a seeded generator gives the same tokens as `model.generate` with the same seed (tested on the CPU,
-    greedy and sampled, batch > 1, past `block_size`). The logits agree with the reference's up to float
-    rounding (the attention sums over a longer, masked buffer), so under bf16 a long sampled continuation
-    can part ways with the reference's, as the reference's own cached and uncached paths can.
+    The arguments, their checks (`llmguide.generation.check_generate_args`), the loop
+    (`llmguide.generation.decode_loop`), the sampling and the result are `generate`'s: a seeded generator
+    gives the same tokens as `generate` with the same seed (tested on the CPU, greedy and sampled,
+    batch > 1, past `block_size`). The logits agree with the reference's up to float rounding (the
+    attention sums over a longer, masked buffer), so under bf16 a long sampled continuation can part ways
+    with the reference's, as the reference's own cached and uncached paths can.
 
-    Past `block_size` this path does what the reference does. Positions are learned and absolute, so once
-    the sequence is longer than the window, cropping one token from the left moves every remaining token to
-    a new position and changes all their keys and values: the cache cannot slide. Each further token then
-    re-runs the cropped window through `prefill` (eagerly), the same work as the reference. The fast path
-    therefore pays off within the window, which is where the static cache is sized.
+    Past `block_size` this path does what the reference does: each further token re-runs the cropped window
+    (eagerly), since positions are absolute and the cache cannot slide. The fast path therefore pays off
+    within the window, which is where the static cache is sized.
 
     A call needs `min(block_size, T + max_new_tokens - 1)` positions (T the prompt length, capped at
     `block_size`; the last new token is never fed back). Without `cache` it makes a cache of that many,
@@ -497,13 +470,14 @@ def generate_fast(
     ```python
     import torch
     from llmguide.decode import generate_fast
+    from llmguide.generation import generate
     from llmguide.model import GPT, GPTConfig
 
     torch.manual_seed(0)
     model = GPT(GPTConfig(block_size=32, n_layer=2, n_head=2, n_embd=32))
     prompt = torch.tensor([list(b"hi"), list(b"yo")])  # batch of 2
     fast = generate_fast(model, prompt, 8, top_k=50, generator=torch.Generator().manual_seed(1))
-    ref = model.generate(prompt, 8, top_k=50, generator=torch.Generator().manual_seed(1))
+    ref = generate(model, prompt, 8, top_k=50, generator=torch.Generator().manual_seed(1))
     print(tuple(fast.shape), torch.equal(fast, ref))
     #> (2, 10) True
     ```
@@ -529,73 +503,46 @@ def generate_fast(
         Token ids of shape `(B, T + max_new_tokens)`, of `idx`'s dtype: the prompt followed by the new tokens.
 
     Raises:
-        TypeError: `model` is not a `GPT`; `idx` is not an integer tensor; `mode` is not a string; `cache`
-            is not a `StaticKVCache`.
-        ValueError: `idx` is not 2-D, is empty or holds ids outside the vocabulary; `max_new_tokens` is
-            not an integer `>= 0`; `mode` is unknown, or `"graph"` off CUDA; `cache` has the wrong shape,
-            dtype or device; a sampling argument is out of range (raised by `sample` at the first draw,
-            as in `GPT.generate`).
+        TypeError: as `llmguide.generation.check_generate_args`; `mode` is not a string; `cache` is not a
+            `StaticKVCache`.
+        ValueError: as `llmguide.generation.check_generate_args`; `mode` is unknown, or `"graph"` off CUDA;
+            `cache` has the wrong shape, dtype or device.
     """
-    if not isinstance(model, GPT):
-        raise TypeError(f"model must be a llmguide.model.GPT, got {type(model).__name__}")
-    model._check_idx(idx, any_length=True)
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
-    if not isinstance(mode, str):
-        raise TypeError(f"mode must be a string, one of {MODES}, got {type(mode).__name__}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    options = check_generate_args(
+        model,
+        idx,
+        max_new_tokens,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        min_p=min_p,
+        generator=generator,
+    )
+    mode = check_choice("mode", mode, MODES)
     if mode == "auto":
         mode = "graph" if idx.is_cuda else "eager"
     if mode == "graph" and not idx.is_cuda:
         raise ValueError(
             f"mode='graph' records a CUDA graph and needs idx on a CUDA device, not {idx.device}"
         )
-
     B, T = idx.shape
     block_size = model.config.block_size
-    out = idx.new_empty(B, T + max_new_tokens)
-    out[:, :T] = idx
-    if max_new_tokens == 0:
-        return out
-    window = min(T, block_size)
-    needed = min(block_size, window + max_new_tokens - 1)  # the last new token is never fed back
-    was_training = model.training
-    model.eval()
-    try:
+    needed = max(1, min(block_size, min(T, block_size) + max_new_tokens - 1))
+    if cache is None:
+        # rounded up to a multiple of 16 positions: the fused attention kernels want the mask's rows
+        # 16-aligned and would otherwise pad it in every layer
         with torch.no_grad():
-            if cache is None:
-                # rounded up to a multiple of 16 positions: the fused attention kernels want the mask's
-                # rows 16-aligned and would otherwise pad it in every layer
-                cache = StaticKVCache.for_model(model, B, min(block_size, -(-needed // 16) * 16))
-            else:
-                _check_reused_cache(model, cache, idx, needed)
-            logits = _prefill(model, cache, out[:, T - window : T])
-            filled = window  # positions in the cache, tracked in Python so that nothing is read back
-            step = None
-            for i in range(max_new_tokens):
-                next_id = sample(
-                    logits,
-                    temperature=temperature,
-                    top_k=top_k,
-                    top_p=top_p,
-                    min_p=min_p,
-                    generator=generator,
-                )
-                out[:, T + i] = next_id
-                if i == max_new_tokens - 1:
-                    break
-                new = out[:, T + i : T + i + 1]
-                if filled < block_size:  # within the window: one position of work, fixed shapes
-                    if step is None:
-                        step = _make_step(model, cache, mode, new)
-                    logits = step(new)
-                    filled += 1
-                else:  # the window is full and slides: every position moves, refill (see above)
-                    logits = _prefill(model, cache, out[:, T + i + 1 - block_size : T + i + 1])
-    finally:
-        model.train(was_training)
-    return out
+            cache = StaticKVCache.for_model(model, B, min(block_size, -(-needed // 16) * 16))
+    else:
+        _check_reused_cache(model, cache, idx, needed)
+    made: list[Callable[[torch.Tensor], torch.Tensor]] = []
+
+    def step(tokens: torch.Tensor) -> torch.Tensor:  # made at the first decode step, from its tokens
+        if not made:
+            made.append(_make_step(model, cache, mode, tokens))
+        return made[0](tokens)
+
+    return decode_loop(model, idx, max_new_tokens, sampler(options, generator), cache, step)
 
 
 def _check_reused_cache(model: GPT, cache: StaticKVCache, idx: torch.Tensor, needed: int) -> None:

@@ -42,7 +42,10 @@ from typing import Any
 
 import torch
 
-from llmguide.validate import check_instance
+from llmguide.validate import (
+    check_instance,
+    parameter_error,
+)
 
 __all__ = [
     "autocast",
@@ -137,17 +140,27 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     try:
         resolved = torch.device(device)
     except (RuntimeError, ValueError):
-        raise ValueError(f"device must be {allowed}; got {device!r}") from None
+        raise parameter_error(ValueError, f"device must be {allowed}; got {device!r}", "device") from None
     if resolved.type not in _KINDS:
-        raise ValueError(f"device must be {allowed}; got {device!r}")
+        raise parameter_error(ValueError, f"device must be {allowed}; got {device!r}", "device")
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device={str(device)!r} asks for CUDA, but no CUDA GPU is available here")
+            raise parameter_error(
+                ValueError,
+                f"device={str(device)!r} asks for CUDA, but no CUDA GPU is available here",
+                "device",
+            )
         count = torch.cuda.device_count()
         if resolved.index is not None and resolved.index >= count:
-            raise ValueError(f"device={str(device)!r}: this machine has {count} CUDA GPU(s), numbered from 0")
+            raise parameter_error(
+                ValueError,
+                f"device={str(device)!r}: this machine has {count} CUDA GPU(s), numbered from 0",
+                "device",
+            )
     if resolved.type == "mps" and not _mps_available():
-        raise ValueError(f"device={str(device)!r} asks for MPS, but MPS is not available here")
+        raise parameter_error(
+            ValueError, f"device={str(device)!r} asks for MPS, but MPS is not available here", "device"
+        )
     return resolved
 
 

@@ -15,10 +15,13 @@ tanh approximation; the two differ by less than 1e-3 anywhere.
   `torch.nn.functional.scaled_dot_product_attention`, which computes the same thing with fused kernels
   (flash attention on CUDA) and is tested equal to `attention`.
 - `CausalSelfAttention`, `MLP`, `Block`: one pre-LayerNorm transformer block.
-- `KVCache`: the keys and values of the positions already seen, so that generation does one position's work
-  per new token.
+- `Cache`: what the model asks of a KV cache (`positions`, `update`, `advance`, `reset`), and `KVCache`, the
+  plain one: the keys and values of the positions already seen, so that generation does one position's work
+  per new token. `llmguide.decode.StaticKVCache` is the other, with fixed shapes for CUDA graphs.
 - `GPT`: embeddings, blocks, final LayerNorm and a language-model head tied to the token embedding;
-  `forward` gives logits for every position and the loss, `generate` samples new tokens.
+  `forward` gives logits for every position and the loss; `step` feeds new positions after a cache (a prompt:
+  prefill; one token: decode) and gives the next token's logits. Sampling loops live above the model, in
+  `llmguide.generation`.
 
 The same code runs on CPU, CUDA and MPS: move the model and the token ids with `.to(device)`
 (see `llmguide.device`).
@@ -28,19 +31,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmguide.sampling import check_sample_args, sample
-from llmguide.validate import check_bool, check_instance, check_int, check_real, check_token_ids
+from llmguide.validate import (
+    check_bool,
+    check_instance,
+    check_int,
+    check_real,
+    check_token_ids,
+    parameter_error,
+)
 
 __all__ = [
     "GPT",
     "IGNORE_INDEX",
     "MLP",
     "Block",
+    "Cache",
     "CausalSelfAttention",
     "GPTConfig",
     "KVCache",
@@ -97,8 +108,10 @@ class GPTConfig:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             check_int(name, getattr(self, name), minimum=1)
         if self.n_embd % self.n_head != 0:
-            raise ValueError(
-                f"n_embd must be divisible by n_head, got n_embd={self.n_embd} and n_head={self.n_head}"
+            raise parameter_error(
+                ValueError,
+                f"n_embd must be divisible by n_head, got n_embd={self.n_embd} and n_head={self.n_head}",
+                ("n_embd", "n_head"),
             )
         check_real("dropout", self.dropout, minimum=0, maximum=1, max_open=True)
         check_bool("bias", self.bias)
@@ -201,12 +214,63 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool = 
     return attention_weights(q, k, causal) @ v
 
 
+class Cache(Protocol):
+    """What `GPT.step` needs of a KV cache: the interface `KVCache` and `llmguide.decode.StaticKVCache` share.
+
+    A step of `T` new positions asks the cache for their position ids (`positions`), hands every layer's keys
+    and values of those positions to `update` (which stores them and returns what the layer attends over),
+    and after the last layer calls `advance(T)`. `reset` forgets every position, for a new prompt.
+    """
+
+    def positions(self, T: int, device: torch.device) -> torch.Tensor:
+        """The position ids of the next `T` positions, an int64 tensor of shape `(T,)` on `device`."""
+        ...
+
+    def update(
+        self, layer: int, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Store layer `layer`'s keys and values of the new positions (`(B, n_head, T, head_dim)` each).
+
+        Returns:
+            `(keys, values, mask)`: what the layer's `T` queries attend over, `(B, n_head, S, head_dim)` each,
+            and the mask: `None` when the queries are the last `T` of the `S` positions and each sees the
+            keys up to its own (causal attention, `causal_mask(T, S)`), else a bool tensor that broadcasts to
+            `(B, n_head, T, S)`, `True` where a query may attend.
+        """
+        ...
+
+    def advance(self, n: int) -> None:
+        """Count the `n` positions just stored (all layers have called `update`)."""
+        ...
+
+    def reset(self) -> None:
+        """Forget every position."""
+        ...
+
+
 class KVCache:
     """The keys and values of every layer for the positions seen so far, in buffers of `max_len` positions.
 
-    `GPT.generate` makes one; you rarely need it yourself. Each attention layer stores the keys and values of
-    the new positions with `update` and attends over everything stored; once every layer has, the model
-    calls `advance` to count the new positions in `length`.
+    `llmguide.generation.generate` makes one; you rarely need it yourself. It implements `Cache`: each
+    attention layer stores the keys and values of the new positions with `update` and attends over everything
+    stored; once every layer has, the model calls `advance` to count the new positions in `length`.
+
+    For example, a prompt of 4 tokens (prefill), then one more (decode), give the logits of a full pass:
+
+    ```python
+    import torch
+    from llmguide.model import GPT, GPTConfig, KVCache
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(block_size=16, n_layer=2, n_head=2, n_embd=32)).eval()
+    idx = torch.tensor([list(b"hello")])
+    cache = KVCache(model.config.n_layer, max_len=16)
+    with torch.no_grad():
+        model.step(idx[:, :4], cache)
+        logits = model.step(idx[:, 4:], cache)
+        print(cache.length, torch.allclose(logits, model(idx)[0][:, -1], atol=1e-5))
+    #> 5 True
+    ```
 
     Args:
         n_layer: number of layers to hold keys and values for.
@@ -220,7 +284,25 @@ class KVCache:
         self.keys: list[torch.Tensor | None] = [None] * n_layer
         self.values: list[torch.Tensor | None] = [None] * n_layer
 
-    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def positions(self, T: int, device: torch.device) -> torch.Tensor:
+        """The position ids `length .. length + T - 1`.
+
+        Args:
+            T: number of new positions.
+            device: where to put them.
+
+        Returns:
+            An int64 tensor of shape `(T,)`.
+
+        Raises:
+            ValueError: the new positions do not fit in `max_len`.
+        """
+        self._check_fits(T)
+        return torch.arange(self.length, self.length + T, device=device)
+
+    def update(
+        self, layer: int, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Store `k` and `v` (shape `(B, n_head, T, head_dim)`) after the `length` positions already held.
 
         Args:
@@ -229,14 +311,13 @@ class KVCache:
             v: values of the new positions.
 
         Returns:
-            The keys and values of all `length + T` positions, shape `(B, n_head, length + T, head_dim)`.
+            The keys and values of all `length + T` positions, shape `(B, n_head, length + T, head_dim)`, and
+            `None` for the mask: the new positions are the last ones, so attention is plain causal.
 
         Raises:
             ValueError: the new positions do not fit in `max_len`.
         """
-        end = self.length + k.size(2)
-        if end > self.max_len:
-            raise ValueError(f"the KV cache holds at most {self.max_len} positions, asked for {end}")
+        end = self._check_fits(k.size(2))
         if self.keys[layer] is None:  # allocate on first use, in the dtype and on the device of k
             B, n_head, _, head_dim = k.shape
             self.keys[layer] = k.new_empty(B, n_head, self.max_len, head_dim)
@@ -244,7 +325,7 @@ class KVCache:
         keys, values = self.keys[layer], self.values[layer]
         keys[:, :, self.length : end] = k
         values[:, :, self.length : end] = v
-        return keys[:, :, :end], values[:, :, :end]
+        return keys[:, :, :end], values[:, :, :end], None
 
     def advance(self, n: int) -> None:
         """Count `n` more positions as stored: call it once all layers have `update`d with them.
@@ -256,10 +337,29 @@ class KVCache:
             TypeError: `n` is not an integer.
             ValueError: `n < 0`, or `length + n` exceeds `max_len`.
         """
-        end = self.length + check_int("n", n, minimum=0)
+        self.length = self._check_fits(check_int("n", n, minimum=0))
+
+    def reset(self) -> None:
+        """Forget every position (`length = 0`); the buffers are kept and overwritten."""
+        self.length = 0
+
+    def crop(self, length: int) -> None:
+        """Keep only the first `length` positions (speculative decoding drops the rejected guesses this way).
+
+        Args:
+            length: positions to keep, in `[0, self.length]`.
+
+        Raises:
+            TypeError: `length` is not an integer.
+            ValueError: `length` is outside `[0, self.length]`.
+        """
+        self.length = check_int("length", length, minimum=0, maximum=self.length)
+
+    def _check_fits(self, n: int) -> int:
+        end = self.length + n
         if end > self.max_len:
             raise ValueError(f"the KV cache holds at most {self.max_len} positions, asked for {end}")
-        self.length = end
+        return end
 
 
 class CausalSelfAttention(nn.Module):
@@ -279,13 +379,13 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: Cache | None = None, layer: int = 0) -> torch.Tensor:
         """Attend over the sequence `x` of shape `(B, T, n_embd)`; return the same shape.
 
         Args:
             x: the LayerNorm-ed residual stream.
-            cache: if given, `x` holds the positions that follow the `cache.length` positions in the cache,
-                and their keys and values are added to it.
+            cache: if given, `x` holds the positions that follow those in the cache; their keys and values
+                are added to it, and the queries attend over what `cache.update` returns (see `Cache`).
             layer: this layer's index in `cache`.
 
         Returns:
@@ -298,16 +398,18 @@ class CausalSelfAttention(nn.Module):
         q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
         v = v.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
-        past = 0 if cache is None else cache.length  # positions before these T
-        if cache is not None:
-            k, v = cache.update(layer, k, v)  # (B, nh, past + T, hs): the cached positions, then these
-        # The T queries are the last T of the past + T positions: query i sees keys 0 .. past + i
-        # (`causal_mask`). With nothing cached that is SDPA's own causal mask (is_causal, which lets it use its
-        # fastest kernels); a single new query sees every key, so it needs no mask at all.
-        mask = causal_mask(T, past + T, device=x.device) if past and T > 1 else None
+        mask = None
+        if cache is not None:  # (B, nh, S, hs): the cached positions, then these (see `Cache.update`)
+            k, v, mask = cache.update(layer, k, v)
+        S = k.size(2)
+        # Without a mask from the cache the T queries are the last T of the S positions: query i sees keys
+        # 0 .. S - T + i (`causal_mask`). With nothing cached that is SDPA's own causal mask (is_causal, which
+        # lets it use its fastest kernels); a single new query sees every key, so it needs no mask at all.
+        if mask is None and 1 < T < S:
+            mask = causal_mask(T, S, device=x.device)
         dropout_p = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=past == 0
+            q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=mask is None and T == S
         )  # (B, nh, T, hs)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C): the heads side by side again
         return self.resid_dropout(self.c_proj(y))
@@ -356,7 +458,7 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: Cache | None = None, layer: int = 0) -> torch.Tensor:
         """Update the residual stream `x` (shape `(B, T, n_embd)`).
 
         Args:
@@ -479,10 +581,14 @@ class GPT(nn.Module):
             ValueError: `idx` is not 2-D, is empty, is longer than `block_size` or holds an id outside the
                 vocabulary; `targets` has another shape than `idx` or holds an id outside the vocabulary other
                 than `IGNORE_INDEX`.
+            RuntimeError: on an accelerator, an id outside the vocabulary fails when the device is next
+                waited for: the check is queued on the device, so that no training step waits for the host.
         """
-        self._check_idx(idx)
+        # The ids' values are checked without a host sync (on an accelerator the check is queued on the
+        # device): the model runs on every training step, and the ids were checked where they entered.
+        self._check_idx(idx, sync=False)
         if targets is not None:
-            check_targets(targets, idx, self.config.vocab_size)
+            check_targets(targets, idx, self.config.vocab_size, sync=False)
         logits = self.lm_head(self._hidden(idx))
         loss = None
         if targets is not None:
@@ -491,112 +597,49 @@ class GPT(nn.Module):
             )
         return logits, loss
 
-    def generate(
-        self,
-        idx: torch.Tensor,
-        max_new_tokens: int,
-        *,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        min_p: float | None = None,
-        generator: torch.Generator | None = None,
-        use_cache: bool = True,
+    def step(
+        self, idx: torch.Tensor, cache: Cache | None = None, *, all_logits: bool = False
     ) -> torch.Tensor:
-        """Append `max_new_tokens` sampled tokens to each row of `idx` and return the longer ids.
+        """Feed the new positions `idx` after those held in `cache`; return the logits of the token after them.
 
-        Each new token is drawn by `llmguide.sampling.sample` from the logits at the last position (with
-        `temperature=0`: the most likely token). The model sees at most the last `block_size` tokens: a longer
-        context is cropped from the left. The model is in eval mode while generating (no dropout) and is put
-        back in its previous mode afterwards; no gradients are recorded.
+        This is the step generation is made of. On an empty cache it is the *prefill*: the whole prompt in
+        one pass, every position's keys and values stored. With one token per row it is a *decode* step:
+        one position of work, attending over the cached keys. Without a cache it is a pass over `idx` alone
+        (generation without a cache runs the whole window at every step). Only the last position goes
+        through the head, since only it is sampled from, unless `all_logits` asks for every position's (as
+        speculative decoding's verification step does, `llmguide.speculative`).
 
-        The KV cache (`use_cache=True`) keeps every layer's keys and values, so each new token costs one
-        position's work instead of a pass over the whole context. Positions are learned and absolute, so once
-        the sequence outgrows `block_size` the cache cannot slide along: cropping one token from the left
-        moves every remaining token to a new position, which changes all their keys and values. From then on
-        each step refills the cache from the cropped window, the same work as without the cache. The tokens
-        are the same with and without the cache (tested for greedy and seeded sampling, before and after
-        `block_size`); the logits agree up to float rounding. That holds in float32. Under bf16 or fp16
-        autocast the two paths round differently, and a long sampled continuation can part ways: on an H200,
-        16 rows sampled for 128 tokens did (benchmarks/RESULTS.md).
-
-        For example:
-
-        ```python
-        import torch
-        from llmguide.model import GPT, GPTConfig
-
-        torch.manual_seed(0)
-        model = GPT(GPTConfig(block_size=16, n_layer=2, n_head=2, n_embd=32))
-        prompt = torch.tensor([list(b"ab")])
-        out = model.generate(prompt, 5, temperature=0)  # greedy
-        print(tuple(out.shape))
-        #> (1, 7)
-        print(torch.equal(out, model.generate(prompt, 5, temperature=0, use_cache=False)))
-        #> True
-        ```
+        The ids' values are not checked here (that would read them back from the device, one sync per
+        token, and a CUDA graph could not be recorded): check them where they come in, as
+        `llmguide.generation.generate` does with the prompt. The caller keeps the positions within
+        `block_size` and the cache's length. See `KVCache` for an example.
 
         Args:
-            idx: prompt token ids, an integer tensor of shape `(B, T)`, `T >= 1`, ids in `[0, vocab_size)`.
-            max_new_tokens: number of tokens to add, `>= 0`.
-            temperature: softmax temperature, `>= 0`; 0 means greedy.
-            top_k: keep only the `top_k` most likely tokens (and those tied with the k-th).
-            top_p: keep the smallest set of most likely tokens whose total probability is `>= top_p`.
-            min_p: keep the tokens whose probability is `>= min_p` times the largest.
-            generator: a seeded `torch.Generator` on the model's device makes the draws reproducible.
-            use_cache: reuse the keys and values of earlier positions (faster, same tokens).
+            idx: token ids, an int64 or int32 tensor of shape `(B, T)`, ids in `[0, vocab_size)`.
+            cache: a `Cache` holding the earlier positions (it is updated), or None.
+            all_logits: return the logits after every new position, not only after the last.
 
         Returns:
-            Token ids of shape `(B, T + max_new_tokens)`: the prompt followed by the new tokens.
+            Logits of shape `(B, vocab_size)`, or `(B, T, vocab_size)` with `all_logits`.
 
         Raises:
-            TypeError: `idx` is not an int64 or int32 tensor; `max_new_tokens` is not an integer; a sampling
-                argument or `use_cache` has the wrong type.
-            ValueError: `idx` is not 2-D, is empty or holds ids outside the vocabulary; `max_new_tokens` is
-                below 0; a sampling argument is out of range or `generator` is on another device than the
-                model. Everything is checked before the first token, even when `max_new_tokens` is 0.
+            TypeError: `idx` is not an int64 or int32 tensor.
+            ValueError: `idx` is not 2-D or is empty, or is longer than `block_size`.
         """
-        self._check_idx(idx, any_length=True)
-        check_int("max_new_tokens", max_new_tokens, minimum=0)
-        check_bool("use_cache", use_cache)
-        check_sample_args(
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            min_p=min_p,
-            generator=generator,
-            device=self.lm_head.weight.device,
-        )
-        block_size = self.config.block_size
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                cache = None
-                for _ in range(max_new_tokens):
-                    if cache is not None and cache.length < block_size:
-                        hidden = self._hidden(idx[:, -1:], cache)  # only the newest token is new
-                    else:  # the first step, or the window is full and must be refilled (see above)
-                        cache = KVCache(self.config.n_layer, block_size) if use_cache else None
-                        hidden = self._hidden(idx[:, -block_size:], cache)
-                    logits = self.lm_head(hidden[:, -1])
-                    next_id = sample(
-                        logits,
-                        temperature=temperature,
-                        top_k=top_k,
-                        top_p=top_p,
-                        min_p=min_p,
-                        generator=generator,
-                    )
-                    idx = torch.cat([idx, next_id.to(idx.dtype).unsqueeze(1)], dim=1)
-        finally:
-            self.train(was_training)
-        return idx
+        if not isinstance(idx, torch.Tensor) or idx.dtype not in (torch.int64, torch.int32):
+            raise TypeError(f"idx must be an int64 or int32 tensor of token ids, got {_kind(idx)}")
+        if idx.dim() != 2 or 0 in idx.shape or idx.size(1) > self.config.block_size:
+            raise ValueError(
+                f"idx must have shape (batch, positions) with 1 <= positions <= block_size="
+                f"{self.config.block_size}, got {tuple(idx.shape)}"
+            )
+        hidden = self._hidden(idx, cache)
+        return self.lm_head(hidden if all_logits else hidden[:, -1])
 
-    def _hidden(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+    def _hidden(self, idx: torch.Tensor, cache: Cache | None = None) -> torch.Tensor:
         """The final, LayerNorm-ed residual stream, shape `(B, T, n_embd)`; positions continue the cache."""
-        start = 0 if cache is None else cache.length
-        pos = torch.arange(start, start + idx.size(1), device=idx.device)
+        T = idx.size(1)
+        pos = torch.arange(T, device=idx.device) if cache is None else cache.positions(T, idx.device)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
         for layer, block in enumerate(self.transformer.h):
             x = block(x, cache, layer)
@@ -604,18 +647,21 @@ class GPT(nn.Module):
             cache.advance(idx.size(1))
         return self.transformer.ln_f(x)
 
-    def _check_idx(self, idx: torch.Tensor, any_length: bool = False) -> None:
-        """Raise a clear error unless `idx` is a non-empty (B, T) tensor of ids in the vocabulary."""
+    def _check_idx(self, idx: torch.Tensor, any_length: bool = False, sync: bool = True) -> None:
+        """Raise a clear error unless `idx` is a non-empty (B, T) tensor of ids in the vocabulary.
+
+        `sync=False` checks the ids' values on the device, without a host sync (see `check_token_ids`).
+        """
         if not any_length and isinstance(idx, torch.Tensor) and idx.dim() == 2:
             if idx.size(1) > self.config.block_size:
                 raise ValueError(
                     f"idx has {idx.size(1)} positions, more than block_size={self.config.block_size}; "
                     f"crop it to the last {self.config.block_size} tokens"
                 )
-        check_token_ids("idx", idx, vocab_size=self.config.vocab_size)
+        check_token_ids("idx", idx, vocab_size=self.config.vocab_size, sync=sync)
 
 
-def check_targets(targets: torch.Tensor, idx: torch.Tensor, vocab_size: int) -> None:
+def check_targets(targets: torch.Tensor, idx: torch.Tensor, vocab_size: int, sync: bool = True) -> None:
     """Check a language model's `targets` against its input `idx` (shared by `GPT` and `llmguide.rnn.LSTM`).
 
     For example:
@@ -638,6 +684,8 @@ def check_targets(targets: torch.Tensor, idx: torch.Tensor, vocab_size: int) -> 
             in `[0, vocab_size)` or `IGNORE_INDEX`.
         idx: the model's input token ids.
         vocab_size: the model's vocabulary size.
+        sync: on an accelerator, check the ids' values now (a host sync) or on the device (see
+            `llmguide.validate.check_token_ids`).
 
     Raises:
         TypeError: `targets` is not an int64 or int32 tensor.
@@ -647,4 +695,10 @@ def check_targets(targets: torch.Tensor, idx: torch.Tensor, vocab_size: int) -> 
     integer = isinstance(targets, torch.Tensor) and targets.dtype in (torch.int64, torch.int32)
     if integer and targets.shape != idx.shape:
         raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, got {tuple(targets.shape)}")
-    check_token_ids("targets", targets, vocab_size=vocab_size, dim=idx.dim(), ignore_index=IGNORE_INDEX)
+    check_token_ids(
+        "targets", targets, vocab_size=vocab_size, dim=idx.dim(), ignore_index=IGNORE_INDEX, sync=sync
+    )
+
+
+def _kind(value: object) -> str:
+    return f"a tensor of dtype {value.dtype}" if isinstance(value, torch.Tensor) else type(value).__name__

@@ -101,10 +101,13 @@ class LSTM(nn.Module):
             TypeError: `idx` or `targets` is not an int64 or int32 tensor.
             ValueError: `idx` is not 2-D, has an empty axis or holds an id outside the vocabulary; `targets`
                 has another shape, or holds an id outside the vocabulary other than `IGNORE_INDEX`.
+            RuntimeError: on an accelerator, an id outside the vocabulary fails when the device is next
+                waited for (the check is queued on the device, without a host sync).
         """
-        check_token_ids("idx", idx, vocab_size=self.config.vocab_size)
+        # values checked on the device, without a host sync (see `llmguide.validate.check_token_ids`)
+        check_token_ids("idx", idx, vocab_size=self.config.vocab_size, sync=False)
         if targets is not None:
-            check_targets(targets, idx, self.config.vocab_size)
+            check_targets(targets, idx, self.config.vocab_size, sync=False)
         x = self.drop(self.wte(idx))
         h, _ = self.lstm(x)
         logits = self.lm_head(self.drop(h))

@@ -14,7 +14,7 @@ those scores into a choice:
 - `beam_search(next_logits, prompt, max_new_tokens, beam_width)`: the most probable continuation that a
   beam of `beam_width` partial sequences finds, the deterministic alternative to sampling.
 - `check_sample_args(...)`: the checks `sample` makes of its options, without logits, for code that samples
-  in a loop and wants a bad option refused before the first step (`llmguide.model.GPT.generate`).
+  in a loop and wants a bad option refused before the first step (`llmguide.generation.generate`).
 
 Every function takes logits of any shape `(..., vocab)` (the vocabulary is the last axis; `softmax` takes
 `dim=`), as a `torch.Tensor` on any device (CPU, CUDA, MPS) or a NumPy array (the result then comes back as
@@ -25,17 +25,26 @@ loops over rows in Python.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 import torch
 
-from llmguide.validate import check_choice, check_instance, check_int, check_real
+from llmguide.validate import (
+    check_choice,
+    check_instance,
+    check_int,
+    check_real,
+    parameter_error,
+)
 
 __all__ = [
     "ORDERS",
+    "SamplingOptions",
     "apply_temperature",
     "beam_search",
+    "check_generator",
     "check_sample_args",
     "min_p_filter",
     "sample",
@@ -123,7 +132,9 @@ def _check_temperature(temperature: float, *, allow_zero: bool) -> float:
         return check_real("temperature", temperature, minimum=0, min_open=not allow_zero)
     except ValueError:
         hint = "; for greedy decoding use sample(..., temperature=0)" if temperature == 0 else ""
-        raise ValueError(f"temperature must be finite and in {allowed}, got {temperature}{hint}") from None
+        raise parameter_error(
+            ValueError, f"temperature must be finite and in {allowed}, got {temperature}{hint}", "temperature"
+        ) from None
 
 
 def _check_top_k(k: int) -> int:
@@ -135,19 +146,41 @@ def _check_fraction(p: float, name: str, *, zero_allowed: bool) -> float:
     try:
         return check_real(name, p, minimum=0, maximum=1, min_open=not zero_allowed)
     except ValueError:
-        raise ValueError(f"{name} must be in {allowed}, got {p}") from None
+        raise parameter_error(ValueError, f"{name} must be in {allowed}, got {p}", name) from None
 
 
-def _check_generator(generator: torch.Generator | None, device: torch.device) -> None:
+def check_generator(generator: torch.Generator | None, device: str | torch.device) -> None:
+    """Check that `generator` is None or a `torch.Generator` on `device` (where the logits are).
+
+    Args:
+        generator: the generator to draw with, or None.
+        device: the logits' device.
+
+    Raises:
+        TypeError: `generator` is not a `torch.Generator`.
+        ValueError: `generator` is on another device.
+
+    For example:
+
+    ```python
+    import torch
+    from llmguide.sampling import check_generator
+
+    check_generator(torch.Generator(), "cpu")  # fine: returns None
+    ```
+    """
+    device = torch.device(device)
     if generator is None:
         return
     check_instance("generator", generator, torch.Generator, "a torch.Generator or None")
     g = generator.device
     same = g.type == device.type and (g.index is None or device.index is None or g.index == device.index)
     if not same:
-        raise ValueError(
+        raise parameter_error(
+            ValueError,
             f"generator is on device {g} but logits are on {device}; "
-            f"create it with torch.Generator(device=logits.device)"
+            f"create it with torch.Generator(device=logits.device)",
+            "generator",
         )
 
 
@@ -167,9 +200,11 @@ def _scaled(x: torch.Tensor, m: torch.Tensor, temperature: float) -> torch.Tenso
     info = torch.finfo(x.dtype)
     if not info.tiny <= temperature <= info.max:
         if x.device.type == "mps":
-            raise ValueError(
+            raise parameter_error(
+                ValueError,
                 f"temperature must be in [{info.tiny:.3g}, {info.max:.3g}] on MPS (no float64 there), "
-                f"got {temperature}; use temperature=0 for greedy decoding"
+                f"got {temperature}; use temperature=0 for greedy decoding",
+                "temperature",
             )
         return (shifted.double() / temperature).to(x.dtype)
     return shifted if temperature == 1 else shifted / temperature
@@ -549,11 +584,8 @@ def sample(
     #> torch.Size([2])
     ```
     """
-    x, weights, was_numpy = _chain(logits, temperature, top_k, top_p, min_p, generator, order)
-    if weights is None:  # greedy
-        return _back(x.argmax(dim=-1), was_numpy)
-    ids = _draw(weights.reshape(-1, weights.shape[-1]), generator)
-    return _back(ids.reshape(x.shape[:-1]), was_numpy)
+    options = SamplingOptions(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, order=order)
+    return options.draw(logits, generator)
 
 
 def sampling_probs(
@@ -602,52 +634,118 @@ def sampling_probs(
     #> temperature_last [0.564, 0.436, 0.0, 0.0]
     ```
     """
-    x, weights, was_numpy = _chain(logits, temperature, top_k, top_p, min_p, None, order)
-    if weights is None:  # greedy
-        first_max = torch.zeros_like(x).scatter_(-1, x.argmax(dim=-1, keepdim=True), 1.0)
-        return _back(first_max, was_numpy)
-    return _back(weights / weights.sum(dim=-1, keepdim=True), was_numpy)
+    options = SamplingOptions(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, order=order)
+    return options.probs(logits)
 
 
-def _chain(
-    logits: Logits,
-    temperature: float,
-    top_k: int | None,
-    top_p: float | None,
-    min_p: float | None,
-    generator: torch.Generator | None,
-    order: str,
-) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
-    """What `sample` and `sampling_probs` share: the checked logits in the compute dtype, the sampling
-    chain's unnormalised weights (None at temperature 0, greedy), and whether the input was a NumPy array."""
-    tensor, was_numpy = _as_tensor(logits)
-    t, top_k, top_p, min_p, order = _check_options(
-        temperature, top_k, top_p, min_p, generator, tensor.device, order
-    )
-    x = tensor.to(_compute_dtype(tensor))
-    m = _row_max(x)  # checks the values, greedy included
-    if t == 0:
-        return x, None, was_numpy
-    return x, _weights(x, m, t, top_k, top_p, min_p, order), was_numpy
+@dataclass(frozen=True)
+class SamplingOptions:
+    """How the next token is chosen, as one value: the temperature and the filters, checked once, here.
 
+    `sample(logits, temperature=..., ...)` builds one for its call. A loop that draws token after token
+    (`llmguide.generation`) builds it once and calls `draw` at every step, so the options are checked once per
+    call of the loop rather than once per token; each `draw` checks only what changes from step to step, the
+    logits (no NaN, no +inf, no row without a finite logit) and the generator's device.
 
-def _check_options(
-    temperature: float,
-    top_k: int | None,
-    top_p: float | None,
-    min_p: float | None,
-    generator: torch.Generator | None,
-    device: torch.device,
-    order: str = "temperature_first",
-) -> tuple[float, int | None, float | None, float | None, str]:
-    """`sample`'s options, checked and converted to plain Python numbers."""
-    t = _check_temperature(temperature, allow_zero=True)
-    k = None if top_k is None else _check_top_k(top_k)
-    p = None if top_p is None else _check_fraction(top_p, "top_p", zero_allowed=False)
-    m = None if min_p is None else _check_fraction(min_p, "min_p", zero_allowed=True)
-    order = check_choice("order", order, ORDERS)
-    _check_generator(generator, device)
-    return t, k, p, m, order
+    Args:
+        temperature: T >= 0 (finite); 0 is greedy.
+        top_k: keep this many tokens (ties with the k-th kept too), an integer >= 1, or None.
+        top_p: nucleus mass in (0, 1], or None.
+        min_p: fraction of the top probability in [0, 1], or None.
+        order: `"temperature_first"` or `"temperature_last"`; see `sample`.
+
+    Raises:
+        TypeError: an option has the wrong type.
+        ValueError: an option is out of range.
+
+    For example:
+
+    ```python
+    import torch
+    from llmguide.sampling import SamplingOptions
+
+    greedy = SamplingOptions(temperature=0)
+    print(greedy.draw(torch.tensor([[2.0, 1.0, 0.0], [0.0, 0.0, 5.0]])).tolist())
+    #> [0, 2]
+    try:
+        SamplingOptions(temperature=-1)
+    except ValueError as error:
+        print(error)
+    #> temperature must be finite and in [0, inf) (0 means greedy), got -1
+    ```
+    """
+
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    min_p: float | None = None
+    order: str = "temperature_first"
+
+    def __post_init__(self) -> None:
+        # checked and stored as plain Python numbers (a NumPy or 0-d tensor temperature becomes a float)
+        checked = {
+            "temperature": _check_temperature(self.temperature, allow_zero=True),
+            "top_k": None if self.top_k is None else _check_top_k(self.top_k),
+            "top_p": None if self.top_p is None else _check_fraction(self.top_p, "top_p", zero_allowed=False),
+            "min_p": None if self.min_p is None else _check_fraction(self.min_p, "min_p", zero_allowed=True),
+            "order": check_choice("order", self.order, ORDERS),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    def draw(self, logits: Logits, generator: torch.Generator | None = None) -> Logits:
+        """Draw one token id per row of `logits` with these options (see `sample`, which this is).
+
+        Args:
+            logits: scores of shape `(..., vocab)`, as for `sample`.
+            generator: a `torch.Generator` on the logits' device, or None.
+
+        Returns:
+            Token ids (int64) of shape `logits.shape[:-1]`, a NumPy array if `logits` was one.
+
+        Raises:
+            TypeError: `logits` is not a float tensor/array, or `generator` not a `torch.Generator`.
+            ValueError: `logits` is empty or contains NaN, +inf or an all `-inf` row; `generator` is on
+                another device.
+        """
+        x, weights, was_numpy = self._weights(logits, generator)
+        if weights is None:  # greedy
+            return _back(x.argmax(dim=-1), was_numpy)
+        ids = _draw(weights.reshape(-1, weights.shape[-1]), generator)
+        return _back(ids.reshape(x.shape[:-1]), was_numpy)
+
+    def probs(self, logits: Logits) -> Logits:
+        """The probabilities with which `draw` picks each token (see `sampling_probs`, which this is).
+
+        Args:
+            logits: scores of shape `(..., vocab)`, as for `sample`.
+
+        Returns:
+            Probabilities of the same shape, summing to 1 along the last axis.
+
+        Raises:
+            TypeError: `logits` is not a float tensor/array.
+            ValueError: `logits` is empty or contains NaN, +inf or an all `-inf` row.
+        """
+        x, weights, was_numpy = self._weights(logits, None)
+        if weights is None:  # greedy
+            first_max = torch.zeros_like(x).scatter_(-1, x.argmax(dim=-1, keepdim=True), 1.0)
+            return _back(first_max, was_numpy)
+        return _back(weights / weights.sum(dim=-1, keepdim=True), was_numpy)
+
+    def _weights(
+        self, logits: Logits, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
+        """The checked logits in the compute dtype, the chain's unnormalised weights (None at temperature
+        0, greedy), and whether the input was a NumPy array."""
+        tensor, was_numpy = _as_tensor(logits)
+        check_generator(generator, tensor.device)
+        x = tensor.to(_compute_dtype(tensor))
+        m = _row_max(x)  # checks the values, greedy included
+        if self.temperature == 0:
+            return x, None, was_numpy
+        weights = _weights(x, m, self.temperature, self.top_k, self.top_p, self.min_p, self.order)
+        return x, weights, was_numpy
 
 
 def check_sample_args(
@@ -690,7 +788,8 @@ def check_sample_args(
     #> temperature must be finite and in [0, inf) (0 means greedy), got -5
     ```
     """
-    _check_options(temperature, top_k, top_p, min_p, generator, torch.device(device), order)
+    SamplingOptions(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, order=order)
+    check_generator(generator, torch.device(device))
 
 
 def beam_search(

@@ -28,7 +28,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from llmguide.validate import check_finite_result, check_instance, check_int, check_real
+from llmguide.validate import (
+    check_finite_result,
+    check_instance,
+    check_int,
+    check_real,
+    parameter_error,
+)
 
 __all__ = [
     "BESIROGLU_2024",
@@ -64,23 +70,27 @@ __all__ = [
 def _positive(name: str, value: object) -> float | np.ndarray:
     """Return `value` as a float (or float64 array) after checking every entry is finite and > 0."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.ndarray, list, tuple)):
-        raise TypeError(f"{name} must be a positive number, got {type(value).__name__} {value!r}")
+        raise parameter_error(
+            TypeError, f"{name} must be a positive number, got {type(value).__name__} {value!r}", name
+        )
     if isinstance(value, Real):
         return check_real(name, value, minimum=0, min_open=True)
     arr = np.asarray(value)
     if arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must hold numbers, got an array of dtype {arr.dtype}")
+        raise parameter_error(TypeError, f"{name} must hold numbers, got an array of dtype {arr.dtype}", name)
     arr = arr.astype(np.float64)
     if arr.size == 0:
-        raise ValueError(f"{name} must not be empty")
+        raise parameter_error(ValueError, f"{name} must not be empty", name)
     if not np.all(np.isfinite(arr)) or not np.all(arr > 0):
-        raise ValueError(f"{name} must be finite and > 0 everywhere, got min {arr.min()!r}")
+        raise parameter_error(
+            ValueError, f"{name} must be finite and > 0 everywhere, got min {arr.min()!r}", name
+        )
     return arr
 
 
 def _positive_scalar(name: str, value: object) -> float:
     if isinstance(value, (np.ndarray, list, tuple)):
-        raise TypeError(f"{name} must be a single number, got {type(value).__name__}")
+        raise parameter_error(TypeError, f"{name} must be a single number, got {type(value).__name__}", name)
     out = _positive(name, value)
     assert isinstance(out, float)
     return out
@@ -316,7 +326,7 @@ def get_fit(fit: str | Fit) -> Fit:
         return fit
     check_instance("fit", fit, str, "a fit name or a Fit")
     if fit not in FITS:
-        raise ValueError(f"unknown fit {fit!r}; valid fits: {', '.join(FITS)}")
+        raise parameter_error(ValueError, f"unknown fit {fit!r}; valid fits: {', '.join(FITS)}", "fit")
     return FITS[fit]
 
 
@@ -362,7 +372,9 @@ def chinchilla_loss(
 def _check_method(method: object) -> str:
     check_instance("method", method, str, "a string")
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+        raise parameter_error(
+            ValueError, f"unknown method {method!r}; valid methods: {', '.join(METHODS)}", "method"
+        )
     return method
 
 
@@ -555,12 +567,16 @@ def peak_flops(gpu: str | float) -> float:
     if isinstance(gpu, str):
         key = gpu.strip().lower()
         if key not in GPU_PEAK_FLOPS:
-            raise ValueError(
-                f"unknown gpu {gpu!r}; known: {', '.join(GPU_PEAK_FLOPS)} (or give the peak FLOP/s as a number)"
+            raise parameter_error(
+                ValueError,
+                f"unknown gpu {gpu!r}; known: {', '.join(GPU_PEAK_FLOPS)} (or give the peak FLOP/s as a number)",
+                "gpu",
             )
         return GPU_PEAK_FLOPS[key]
     if isinstance(gpu, bool) or not isinstance(gpu, Real):
-        raise TypeError(f"gpu must be a name or a peak FLOP/s number, got {type(gpu).__name__}")
+        raise parameter_error(
+            TypeError, f"gpu must be a name or a peak FLOP/s number, got {type(gpu).__name__}", "gpu"
+        )
     return _positive_scalar("gpu (peak FLOP/s)", gpu)
 
 
@@ -568,8 +584,10 @@ def _check_utilisation(utilisation: object) -> float:
     try:
         return check_real("utilisation", utilisation, minimum=0, maximum=1, min_open=True)
     except ValueError:
-        raise ValueError(
-            f"utilisation must be in (0, 1] (a fraction of peak, e.g. 0.4), got {utilisation!r}"
+        raise parameter_error(
+            ValueError,
+            f"utilisation must be in (0, 1] (a fraction of peak, e.g. 0.4), got {utilisation!r}",
+            "utilisation",
         ) from None
 
 

@@ -28,7 +28,13 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
-from llmguide.validate import check_bool, check_choice, check_instance, check_int
+from llmguide.validate import (
+    check_bool,
+    check_choice,
+    check_instance,
+    check_int,
+    parameter_error,
+)
 
 __all__ = [
     "BYTES_PER_PARAM",
@@ -290,7 +296,11 @@ class ModelSpec:
             object.__setattr__(self, "n_kv_head", self.n_head)
         if self.intermediate_size is None:
             if self.arch == "llama":
-                raise ValueError("intermediate_size is required for arch='llama' (SwiGLU has no fixed ratio)")
+                raise parameter_error(
+                    ValueError,
+                    "intermediate_size is required for arch='llama' (SwiGLU has no fixed ratio)",
+                    ("intermediate_size", "arch"),
+                )
             object.__setattr__(self, "intermediate_size", 4 * self.n_embd)
         if self.bias is None:
             object.__setattr__(self, "bias", self.arch == "gpt2")
@@ -301,14 +311,18 @@ class ModelSpec:
         if self.sliding_window is not None:
             _check_int("sliding_window", self.sliding_window)
         if self.n_embd % self.n_head:
-            raise ValueError(
+            raise parameter_error(
+                ValueError,
                 f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}): each head gets "
-                f"n_embd / n_head dimensions"
+                f"n_embd / n_head dimensions",
+                ("n_embd", "n_head"),
             )
         if self.n_head % self.n_kv_head or self.n_kv_head > self.n_head:
-            raise ValueError(
+            raise parameter_error(
+                ValueError,
                 f"n_kv_head ({self.n_kv_head}) must divide n_head ({self.n_head}): each key/value head serves "
-                f"a whole group of query heads"
+                f"a whole group of query heads",
+                ("n_kv_head", "n_head"),
             )
 
     @property
@@ -614,9 +628,11 @@ def _check_seq_len(spec: ModelSpec | None, seq_len: int | None) -> int:
         return 1 if spec is None else spec.context_length
     _check_int("seq_len", seq_len)
     if spec is not None and spec.arch == "gpt2" and seq_len > spec.context_length:
-        raise ValueError(
+        raise parameter_error(
+            ValueError,
             f"seq_len ({seq_len}) exceeds the context length of {spec.name!r} ({spec.context_length}): "
-            f"a model with learned position embeddings has none beyond it"
+            f"a model with learned position embeddings has none beyond it",
+            "seq_len",
         )
     return seq_len
 
@@ -975,9 +991,11 @@ def activation_bytes(
 def _check_tensor_parallel(s: ModelSpec, tensor_parallel: Any) -> int:
     t = check_int("tensor_parallel", tensor_parallel, minimum=1)
     if s.n_head % t or s.n_kv_head % t:
-        raise ValueError(
+        raise parameter_error(
+            ValueError,
             f"tensor_parallel ({t}) must divide n_head ({s.n_head}) and n_kv_head ({s.n_kv_head}): each GPU "
-            f"computes whole attention heads"
+            f"computes whole attention heads",
+            ("tensor_parallel", "n_head", "n_kv_head"),
         )
     return t
 

@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -34,9 +35,20 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from llmguide.validate import check_bool, check_instance, check_int, check_real
+from llmguide.validate import (
+    check_bool,
+    check_instance,
+    check_int,
+    check_real,
+    parameter_error,
+)
 
-__all__ = ["BatchSource", "History", "lr_at", "train"]
+#: The largest `seed` that `train` accepts: each process adds its rank (and the held-out batches add 1) to the
+#: seed, and torch's generators take at most a signed 64-bit integer.
+MAX_SEED = 2**63 - 1 - 2**20
+
+
+__all__ = ["MAX_SEED", "BatchSource", "History", "lr_at", "train"]
 
 
 class BatchSource(Protocol):
@@ -96,7 +108,7 @@ def lr_at(step: int, *, lr: float, steps: int, warmup_steps: int, min_lr: float)
     ```
 
     Args:
-        step: the step, in [0, steps).
+        step: the step, `>= 0`; steps at and past `steps` get `min_lr`.
         lr: peak learning rate.
         steps: total number of steps.
         warmup_steps: steps of linear warmup, in [0, steps).
@@ -105,9 +117,11 @@ def lr_at(step: int, *, lr: float, steps: int, warmup_steps: int, min_lr: float)
     Returns:
         The learning rate.
     """
+    step = check_int("step", step, minimum=0)
     if step < warmup_steps:
         return lr * (step + 1) / warmup_steps
-    progress = (step - warmup_steps) / max(1, steps - warmup_steps)
+    # Past the last step the rate stays at `min_lr`: the cosine must not climb back up (progress capped at 1).
+    progress = min(1.0, (step - warmup_steps) / max(1, steps - warmup_steps))
     return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * progress))
 
 
@@ -229,27 +243,39 @@ def train(
         check_real("betas[0]", betas[0], minimum=0, maximum=1, max_open=True),
         check_real("betas[1]", betas[1], minimum=0, maximum=1, max_open=True),
     )
-    seed = check_int("seed", seed, minimum=0, maximum=2**63 - 1 - 2**20)
+    seed = check_int("seed", seed, minimum=0, maximum=MAX_SEED)
     if progress is not None:
         check_bool("progress", progress)
     model_block = getattr(getattr(model, "config", None), "block_size", None)
     data_block = getattr(data, "block_size", None)
     if model_block is not None and data_block is not None and data_block > model_block:
-        raise ValueError(
-            f"the data's block_size={data_block} is longer than the model's block_size={model_block}"
+        raise parameter_error(
+            ValueError,
+            f"the data's block_size={data_block} is longer than the model's block_size={model_block}",
+            "block_size",
         )
 
-    from llmguide.device import autocast, make_grad_scaler, resolve_device
+    from llmguide.device import autocast_dtype, make_grad_scaler, resolve_device
 
     world_size, rank, local_rank = _world()
     if batch_size % world_size != 0:
-        raise ValueError(
-            f"batch_size={batch_size} must be divisible by the number of processes ({world_size})"
+        raise parameter_error(
+            ValueError,
+            f"batch_size={batch_size} must be divisible by the number of processes ({world_size})",
+            "batch_size",
         )
-    device = resolve_device(device)
+    device = resolve_device(device)  # resolved once, here: everything below uses this torch.device
     if world_size > 1 and device.type == "cuda":
         device = torch.device("cuda", local_rank)  # one GPU per process
         torch.cuda.set_device(device)
+    amp_dtype = autocast_dtype(device)  # the step's mixed precision, decided once (None: float32)
+
+    def autocast() -> contextlib.AbstractContextManager[object]:
+        """The forward pass's mixed precision on `device` (see `llmguide.device.autocast`)."""
+        if amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=amp_dtype)
+
     local = batch_size // world_size
     rows = slice(rank * local, (rank + 1) * local)
 
@@ -290,16 +316,18 @@ def train(
         total = torch.zeros((), device=device)
         for _ in range(eval_batches):
             x, y = batch("val", generator)
-            with autocast(device):
+            with autocast():
                 _, loss = model(x, y)
             total += loss.float()
         model.train()
         value = float(mean_over_processes(total / eval_batches))
         if not math.isfinite(value):
             done = history.val_steps[-1]
-            raise FloatingPointError(
+            raise parameter_error(
+                FloatingPointError,
                 f"the validation loss is {value} after {done} of {steps} steps: training diverged; "
-                f"try a lower lr than {lr:g}"
+                f"try a lower lr than {lr:g}",
+                "lr",
             )
         return value
 
@@ -316,7 +344,7 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = rate
             x, y = batch("train", generator)
-            with autocast(device):
+            with autocast():
                 _, loss = net(x, y)
             scaler.scale(loss).backward()
             if grad_clip is not None:
@@ -327,10 +355,12 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             losses[step] = mean_over_processes(loss.detach().float())
             if not bool(torch.isfinite(losses[step])):  # the same on every process: the mean over all
-                raise FloatingPointError(
+                raise parameter_error(
+                    FloatingPointError,
                     f"the training loss is {float(losses[step])} at step {step + 1} of {steps}: training "
                     f"diverged; try a lower lr than {lr:g}"
-                    + ("" if grad_clip is not None else ", or clip the gradients (grad_clip)")
+                    + ("" if grad_clip is not None else ", or clip the gradients (grad_clip)"),
+                    ("lr", "grad_clip"),
                 )
             history.lr.append(rate)
             history.tokens_seen += x.numel() * world_size

@@ -2,8 +2,9 @@
 
 Every public function of llmguide checks its arguments with these helpers, so that the same mistake gets the
 same error everywhere: `n_layer=2.5` is a `TypeError` (a float is not an integer) in every module, and
-`n_layer=0` a `ValueError` (an integer, but out of range). Each message starts with the parameter's name, which
-the `llmguide` command replaces by its flag (`n_embd` becomes `--n-embd`).
+`n_layer=0` a `ValueError` (an integer, but out of range). Each message starts with the parameter's name, and
+the error carries that name (`parameter_error`), which the `llmguide` command shows as its flag (`n_embd`
+becomes `--n-embd`).
 
 - `check_int`, `check_real`, `check_bool`: numbers and flags, with optional bounds. `bool` is never accepted
   as a number, and NaN or an infinity is never accepted as a bound-respecting real unless asked for.
@@ -11,6 +12,7 @@ the `llmguide` command replaces by its flag (`n_embd` becomes `--n-embd`).
 - `check_token_ids`: an integer tensor of token ids of the right shape, with every id in the vocabulary.
 - `check_batch_request`: the arguments of a data set's `get_batch(split, batch_size, *, generator)`.
 - `check_finite_result`: a computed number that overflowed to infinity is a `ValueError` naming the input.
+- `parameter_error`: any other error about arguments, carrying the names of the parameters it is about.
 
 This module imports nothing heavy: torch is imported only inside the two functions that check torch objects.
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Collection
 from typing import Any, TypeVar
 
@@ -44,9 +47,48 @@ __all__ = [
     "check_int",
     "check_real",
     "check_token_ids",
+    "parameter_error",
 ]
 
 T = TypeVar("T")
+
+
+E = TypeVar("E", bound=Exception)
+
+
+def parameter_error(kind: type[E], message: str, params: str | tuple[str, ...]) -> E:
+    """Return the error `kind(message)`, carrying the names of the parameters it is about in `.params`.
+
+    Every error that llmguide raises about an argument is made here (or by the checks below, which use it),
+    so that it says which parameters it names: the message names them as written in the code
+    (`n_embd must be divisible by n_head`), and the `llmguide` command shows each as its flag
+    (`--n-embd must be divisible by --n-head`), reading `params` rather than guessing names in the text.
+    The error is still a plain `ValueError` or `TypeError`, caught and printed as usual.
+
+    Args:
+        kind: the exception class, such as `ValueError` or `TypeError`.
+        message: the message, which names the parameters.
+        params: the parameters the message names: a tuple of names, or one string whose identifiers are
+            taken (`"gpus or hours"` gives `("gpus", "or", "hours")`: a word that names no parameter is
+            harmless).
+
+    Returns:
+        The error, to `raise`.
+
+    For example:
+
+    ```python
+    from llmguide.validate import parameter_error
+
+    error = parameter_error(ValueError, "n_embd must be divisible by n_head", ("n_embd", "n_head"))
+    print(type(error).__name__, error.params)
+    #> ValueError ('n_embd', 'n_head')
+    ```
+    """
+    error = kind(message)
+    names = re.findall(r"[A-Za-z_]\w*", params) if isinstance(params, str) else params
+    error.params = tuple(names)  # type: ignore[attr-defined]
+    return error
 
 
 def _got(value: object) -> str:
@@ -107,10 +149,12 @@ def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int
     ```
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {_got(value)}")
+        raise parameter_error(TypeError, f"{name} must be an integer, got {_got(value)}", name)
     value = int(value)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ValueError(f"{name} must be an integer {_bounds(minimum, maximum)}, got {value}")
+        raise parameter_error(
+            ValueError, f"{name} must be an integer {_bounds(minimum, maximum)}, got {value}", name
+        )
     return value
 
 
@@ -155,14 +199,16 @@ def check_real(
     ```
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {_got(value)}")
+        raise parameter_error(TypeError, f"{name} must be a real number, got {_got(value)}", name)
     x = float(value)
     too_low = minimum is not None and (x <= minimum if min_open else x < minimum)
     too_high = maximum is not None and (x >= maximum if max_open else x > maximum)
     if math.isnan(x) or (finite and math.isinf(x)) or too_low or too_high:
         bounds = _bounds(minimum, maximum, min_open=min_open, max_open=max_open)
         what = "a finite number" if finite else "a number"
-        raise ValueError(f"{name} must be {what}{' ' + bounds if bounds else ''}, got {value!r}")
+        raise parameter_error(
+            ValueError, f"{name} must be {what}{' ' + bounds if bounds else ''}, got {value!r}", name
+        )
     return x
 
 
@@ -192,7 +238,7 @@ def check_bool(name: str, value: Any) -> bool:
     ```
     """
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {_got(value)}")
+        raise parameter_error(TypeError, f"{name} must be True or False, got {_got(value)}", name)
     return value
 
 
@@ -224,9 +270,11 @@ def check_choice(name: str, value: Any, choices: Collection[str]) -> str:
     ```
     """
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, one of {', '.join(choices)}; got {_got(value)}")
+        raise parameter_error(
+            TypeError, f"{name} must be a string, one of {', '.join(choices)}; got {_got(value)}", name
+        )
     if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(choices)}")
+        raise parameter_error(ValueError, f"unknown {name} {value!r}; valid: {', '.join(choices)}", name)
     return value
 
 
@@ -255,7 +303,7 @@ def check_instance(name: str, value: T, types: type | tuple[type, ...], descript
     ```
     """
     if not isinstance(value, types):
-        raise TypeError(f"{name} must be {description}, got {type(value).__name__}")
+        raise parameter_error(TypeError, f"{name} must be {description}, got {type(value).__name__}", name)
     return value
 
 
@@ -294,7 +342,11 @@ def check_finite_result(name: str, value: float, what: str) -> float:
 
         finite = bool(np.all(np.isfinite(value)))
     if not finite:
-        raise ValueError(f"{name} is too large: computing {what} overflows a float (beyond about 1.8e308)")
+        raise parameter_error(
+            ValueError,
+            f"{name} is too large: computing {what} overflows a float (beyond about 1.8e308)",
+            name,
+        )
     return value
 
 
@@ -305,12 +357,18 @@ def check_token_ids(
     vocab_size: int,
     dim: int = 2,
     ignore_index: int | None = None,
+    sync: bool = True,
 ) -> None:
     """Check that `ids` is a non-empty int64 or int32 tensor of `dim` axes with every id in `[0, vocab_size)`.
 
     These are the integer types that `torch.nn.Embedding` and the loss accept; other integer types (uint8,
-    int16) are refused here with a message rather than deep inside torch. The range check is one reduction (and
-    one device sync); it is skipped while `torch.compile` traces and on the meta device.
+    int16) are refused here with a message rather than deep inside torch. The type and shape checks read only
+    metadata. The range check is one reduction; it is skipped while `torch.compile` traces and on the meta
+    device. On the CPU it is immediate. On an accelerator, reading its result waits for the device (a host
+    sync), which is right where ids enter (a prompt, a batch from a file) but would stall every training
+    step inside the model: with `sync=False` the check is queued on the device instead
+    (`torch._assert_async`), and a bad id fails the next operation that waits for the device, with this
+    message, as a `RuntimeError`.
 
     Args:
         name: the parameter's name, for the message.
@@ -318,6 +376,7 @@ def check_token_ids(
         vocab_size: ids must be below this.
         dim: number of axes, e.g. 2 for `(batch, positions)`.
         ignore_index: an id outside the vocabulary that is allowed too (the loss skips it), or None.
+        sync: on an accelerator, check the range now (True, a host sync) or on the device (False).
 
     Raises:
         TypeError: `ids` is not a tensor, or not of dtype int64 or int32.
@@ -339,24 +398,37 @@ def check_token_ids(
     import torch
 
     if not isinstance(ids, torch.Tensor):
-        raise TypeError(f"{name} must be an integer tensor of token ids, got {type(ids).__name__}")
+        raise parameter_error(
+            TypeError, f"{name} must be an integer tensor of token ids, got {type(ids).__name__}", name
+        )
     if ids.dtype not in (torch.int64, torch.int32):
-        raise TypeError(
+        raise parameter_error(
+            TypeError,
             f"{name} must be a tensor of dtype int64 or int32 (token ids), got {ids.dtype}; "
-            f"convert it with .long()"
+            f"convert it with .long()",
+            name,
         )
     if ids.dim() != dim or 0 in ids.shape:
         shape = {1: "(batch,)", 2: "(batch, positions)"}.get(dim, f"of {dim} axes")
-        raise ValueError(f"{name} must have shape {shape} with every axis >= 1, got {tuple(ids.shape)}")
+        raise parameter_error(
+            ValueError, f"{name} must have shape {shape} with every axis >= 1, got {tuple(ids.shape)}", name
+        )
     if torch.compiler.is_compiling() or ids.device.type == "meta":
         return
     bad = (ids < 0) | (ids >= vocab_size)
     if ignore_index is not None:
         bad &= ids != ignore_index
+    others = f" (other than the ignored {ignore_index})" if ignore_index is not None else ""
+    if not sync and ids.device.type != "cpu":
+        torch._assert_async(
+            ~bad.any(), f"{name} holds token ids outside [0, vocab_size={vocab_size}){others}"
+        )
+        return
     if bool(bad.any()):
-        others = f" (other than the ignored {ignore_index})" if ignore_index is not None else ""
-        raise ValueError(
-            f"{name} holds token ids outside [0, vocab_size={vocab_size}){others}, e.g. {int(ids[bad][0])}"
+        raise parameter_error(
+            ValueError,
+            f"{name} holds token ids outside [0, vocab_size={vocab_size}){others}, e.g. {int(ids[bad][0])}",
+            name,
         )
 
 
