@@ -13,8 +13,9 @@ Usage: python scripts/serve.py [--addr 127.0.0.1:8000]
    (`make build/notebooks/solutions/NAME.ipynb`). Each figure and executed copy lands where mkdocs is
    watching, and live reload shows it in the open browser.
 4. Each job prints one line. A job that fails (a page's block raised, or an output line is stale) prints the
-   failing lines, names its full log (`build/serve/NAME.log`) and leaves that page's figures as placeholders;
-   the server keeps serving, and `make test` keeps failing until it is fixed.
+   failing lines, names its full log (`build/serve/NAME.log`) and leaves the page's figures that were not
+   drawn before the failure as placeholders; the server keeps serving, and `make test` keeps failing until it
+   is fixed.
 
 Ctrl-C stops the server and any job. The exit status is the server's.
 """
@@ -217,8 +218,8 @@ def main(argv: list[str]) -> int:
             total = time.monotonic() - start
             if failed:
                 say(
-                    f"finished {total:.0f} s after starting, with failures in {', '.join(failed)}: those pages keep "
-                    "their placeholders; `make test` fails until they pass"
+                    f"finished {total:.0f} s after starting, with failures in {', '.join(failed)}: their figures not "
+                    "drawn before the failure keep their placeholders; `make test` fails until they pass"
                 )
             else:
                 say(f"every figure and solution is in, {total:.0f} s after starting; still serving {url}")
