@@ -52,7 +52,7 @@ REPOSITORY = "llmguide/llmguide"
 # not in Python's standard library fails `test_notebooks.py` until it is added here. Each is a range, the one
 # pyproject.toml declares (tests/test_dependency_versions.py checks that they agree), never an exact pin: a
 # reader's or a hosted notebook's PyTorch inside the range is kept, whatever its build.
-PIP_NAME = {"torch": "torch>=2.5", "numpy": "numpy>=1.24", "matplotlib": "matplotlib>=3.8", "llmguide": None}
+PIP_NAME = {"torch": "torch>=2.13", "numpy": "numpy>=1.24", "matplotlib": "matplotlib>=3.8", "llmguide": None}
 NOTEBOOK_DIR = "notebooks"  # chapter notebooks are served from site/notebooks/NAME.ipynb
 SOLUTIONS = DOCS / "solutions"  # the exercises' solutions: hand-written notebooks, committed without outputs
 # Where the tests write each solution notebook as executed (outputs included); the site renders that copy.

@@ -155,7 +155,7 @@ def test_install_cell_installs_only_what_is_missing(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr("shutil.which", lambda name: None)
     monkeypatch.setattr("platform.system", lambda: "Linux")
     exec(compile(source, "install", "exec"), {})
-    assert calls[0][-4:] == ["--quiet", "torch>=2.5", "--index-url", "https://download.pytorch.org/whl/cpu"]
+    assert calls[0][-4:] == ["--quiet", "torch>=2.13", "--index-url", "https://download.pytorch.org/whl/cpu"]
     assert calls[1][-1] == "matplotlib>=3.8" and len(calls) == 2
 
 
@@ -170,7 +170,7 @@ def test_install_cell_keeps_a_torch_inside_the_range_and_replaces_one_below_it(
     monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/nvidia-smi")  # a GPU: PyPI's default build
     import importlib.metadata
 
-    for installed, expected in [("2.8.0+cu126", []), ("2.15.0", []), ("2.3.1+cu121", ["torch>=2.5"])]:
+    for installed, expected in [("2.14.1+cu130", []), ("2.15.0", []), ("2.8.0+cu126", ["torch>=2.13"])]:
         calls.clear()
         real = importlib.metadata.version
         monkeypatch.setattr(
