@@ -49,12 +49,14 @@ NOT_CHAPTERS = {"index.md", "contributing.md"}
 # The repository that readers install the package from (first cell); GITHUB_REPOSITORY overrides it on CI.
 REPOSITORY = "llmguide/llmguide"
 # Modules a chapter may import, and what pip installs for each. A chapter importing any other module that is
-# not in Python's standard library fails `test_notebooks.py` until it is added here.
+# not in Python's standard library fails `test_notebooks.py` until it is added here. Each is a range, the one
+# pyproject.toml declares (tests/test_dependency_versions.py checks that they agree), never an exact pin: a
+# reader's or a hosted notebook's PyTorch inside the range is kept, whatever its build.
 PIP_NAME = {
-    "torch": "torch",
-    "numpy": "numpy",
-    "matplotlib": "matplotlib",
-    "tokenizers": "tokenizers",  # docs/tokens.md checks its ids against Hugging Face's
+    "torch": "torch>=2.13",
+    "numpy": "numpy>=1.24",
+    "matplotlib": "matplotlib>=3.8",
+    "tokenizers": "tokenizers>=0.19",  # docs/tokens.md checks its ids against Hugging Face's
     "llmguide": None,
 }
 NOTEBOOK_DIR = "notebooks"  # chapter notebooks are served from site/notebooks/NAME.ipynb
@@ -241,8 +243,11 @@ def install_cell(modules: list[str], ref: str | None = None) -> str:
 
     Plain Python (pip run by the kernel's own interpreter), so it works unchanged in Jupyter, JupyterLab, VS
     Code and hosted notebooks (Colab, Kaggle), and does nothing where everything is installed already (as in
-    the project's own runs). PyTorch comes first and, on Linux without an NVIDIA GPU, as the CPU build: a bare
-    `torch` requirement there pulls the multi-GB CUDA build (the same rule as scripts/setup.sh).
+    the project's own runs). A package counts as missing where it cannot be imported or is older than the
+    supported range (`PIP_NAME`); pip then installs a version inside the range, so an installed PyTorch that
+    is new enough, a hosted notebook's CUDA build say, is never replaced. PyTorch comes first and, on Linux
+    without an NVIDIA GPU, as the CPU build: a bare `torch` requirement there pulls the multi-GB CUDA build
+    (the same rule as scripts/setup.sh).
     """
     ref = ref or os.environ.get("GITHUB_SHA") or "main"
     repository = os.environ.get("GITHUB_REPOSITORY") or REPOSITORY
@@ -251,23 +256,45 @@ def install_cell(modules: list[str], ref: str | None = None) -> str:
     lines = [
         "# Set-up: installs what this chapter imports, where it is missing, with the pip of this kernel.",
         "import importlib",
+        "import importlib.metadata",
         "import importlib.util",
         "import platform",
+        "import re",
         "import shutil",
         "import subprocess",
         "import sys",
         "",
         f"needed = {wanted!r}",
-        "missing = [pip_name for module, pip_name in needed.items() if importlib.util.find_spec(module) is None]",
-        'if "torch" in missing and platform.system() == "Linux" and shutil.which("nvidia-smi") is None:',
+        "",
+        "",
+        "def release(version):",
+        '    return tuple(int(n) for n in re.findall(r"\\d+", version.split("+")[0])[:3])',
+        "",
+        "",
+        "def too_old(requirement):",
+        '    name, _, oldest = requirement.partition(">=")',
+        "    try:",
+        "        return bool(oldest) and release(importlib.metadata.version(name)) < release(oldest)",
+        "    except importlib.metadata.PackageNotFoundError:",
+        "        return False",
+        "",
+        "",
+        "missing = [",
+        "    requirement",
+        "    for module, requirement in needed.items()",
+        "    if importlib.util.find_spec(module) is None or too_old(requirement)",
+        "]",
+        "rest = list(missing)",
+        'torch_requirement = needed.get("torch")',
+        'if torch_requirement in rest and platform.system() == "Linux" and shutil.which("nvidia-smi") is None:',
         "    # No NVIDIA GPU: the CPU build of PyTorch (about 200 MB) instead of the default CUDA build (GBs).",
-        '    missing.remove("torch")',
+        "    rest.remove(torch_requirement)",
         "    subprocess.check_call(",
-        '        [sys.executable, "-m", "pip", "install", "--quiet", "torch",',
+        '        [sys.executable, "-m", "pip", "install", "--quiet", torch_requirement,',
         '         "--index-url", "https://download.pytorch.org/whl/cpu"]',
         "    )",
-        "if missing:",
-        '    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", *missing])',
+        "if rest:",
+        '    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", *rest])',
         "importlib.invalidate_caches()",
         'print("ready" if not missing else f"installed {missing}")',
     ]

@@ -76,6 +76,10 @@ def _run(args: list[str], tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    sys.platform == "win32",
+    reason="torchrun under tests/processes.py's process groups is POSIX-only (docs/contributing.md)",
+)
 def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Path) -> None:
     pytest.importorskip("torch.distributed")
     import torch.distributed

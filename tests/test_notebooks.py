@@ -137,8 +137,30 @@ def test_install_cell_installs_only_what_is_missing(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr("shutil.which", lambda name: None)
     monkeypatch.setattr("platform.system", lambda: "Linux")
     exec(compile(source, "install", "exec"), {})
-    assert calls[0][-4:] == ["--quiet", "torch", "--index-url", "https://download.pytorch.org/whl/cpu"]
-    assert calls[1][-1] == "matplotlib" and len(calls) == 2
+    assert calls[0][-4:] == ["--quiet", "torch>=2.13", "--index-url", "https://download.pytorch.org/whl/cpu"]
+    assert calls[1][-1] == "matplotlib>=3.8" and len(calls) == 2
+
+
+def test_install_cell_keeps_a_torch_inside_the_range_and_replaces_one_below_it(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    # A hosted notebook's torch: any build inside the supported range stays; one below it is upgraded, within
+    # the range (never to an exact pin that would fight the host's own packages).
+    source = pagenotebooks.install_cell(["numpy", "torch"])
+    calls: list[list[str]] = []
+    monkeypatch.setattr("subprocess.check_call", lambda args: calls.append(args))
+    monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/nvidia-smi")  # a GPU: PyPI's default build
+    import importlib.metadata
+
+    for installed, expected in [("2.14.1+cu130", []), ("2.15.0", []), ("2.8.0+cu126", ["torch>=2.13"])]:
+        calls.clear()
+        real = importlib.metadata.version
+        monkeypatch.setattr(
+            "importlib.metadata.version", lambda name, v=installed, r=real: v if name == "torch" else r(name)
+        )
+        namespace: dict = {}
+        exec(compile(source, "install", "exec"), namespace)
+        assert [c[c.index("--quiet") + 1 :] for c in calls] == ([expected] if expected else []), installed
 
 
 def test_a_chapter_importing_an_unknown_package_is_refused(tmp_path: Path):
