@@ -77,13 +77,23 @@ def test_every_solution_belongs_to_a_chapter_and_is_in_the_nav_under_it():
     config = pagenotebooks.mkdocs_config()
     stems = {p.stem for p in CHAPTERS}
     assert {p.stem for p in SOLUTIONS} == stems
-    for section in config["nav"]:
-        ((title, value),) = section.items()
-        if isinstance(value, list):
-            pages = [next(iter(i.values())) if isinstance(i, dict) else i for i in value]
-            chapter = [p for p in pages if p.endswith(".md") and "/" not in p]
-            if chapter and Path(chapter[0]).stem in stems:
-                assert f"solutions/{Path(chapter[0]).stem}.ipynb" in pages, title
+    seen = set()
+
+    def walk(sections: list) -> None:  # a chapter's section may sit in a part ("Beyond the notes")
+        for section in sections:
+            if not isinstance(section, dict):
+                continue
+            ((title, value),) = section.items()
+            if isinstance(value, list):
+                pages = [next(iter(i.values())) if isinstance(i, dict) else i for i in value]
+                chapter = [p for p in pages if isinstance(p, str) and p.endswith(".md") and "/" not in p]
+                if chapter and Path(chapter[0]).stem in stems:
+                    assert f"solutions/{Path(chapter[0]).stem}.ipynb" in pages, title
+                    seen.add(Path(chapter[0]).stem)
+                walk(value)
+
+    walk(config["nav"])
+    assert seen == stems, f"chapters without their section in the nav: {sorted(stems - seen)}"
 
 
 # ---------------------------------------------------------------------------------------------------------
