@@ -584,7 +584,9 @@ class GPT(nn.Module):
             )
         return logits, loss
 
-    def step(self, idx: torch.Tensor, cache: Cache | None = None, *, all_logits: bool = False) -> torch.Tensor:
+    def step(
+        self, idx: torch.Tensor, cache: Cache | None = None, *, all_logits: bool = False
+    ) -> torch.Tensor:
         """Feed the new positions `idx` after those held in `cache`; return the logits of the token after them.
 
         This is the step generation is made of. On an empty cache it is the *prefill*: the whole prompt in
