@@ -61,6 +61,10 @@ def test_sampled_output_follows_the_targets_distribution(options: dict[str, floa
     vocab, n, draws = 4, 3, 1500
     target = random_model(seed=0, vocab_size=vocab, block_size=8)
     draft = random_model(seed=5, vocab_size=vocab, block_size=8, n_layer=1)
+    with (
+        torch.no_grad()
+    ):  # sharper than the target: far enough from it that the test below can tell them apart
+        draft.lm_head.weight.mul_(3.0)
     idx = torch.tensor([[1, 2]])
     law = exact_law(target, idx, vocab, n, **options)
     draft_law = exact_law(draft, idx, vocab, n, **options)
@@ -73,7 +77,7 @@ def test_sampled_output_follows_the_targets_distribution(options: dict[str, floa
         counts[(cont[0] * vocab + cont[1]) * vocab + cont[2]] += 1
         accepted += stats.accepted
         proposed += stats.proposed
-    assert 0.2 < accepted / proposed < 0.95  # both branches, keep and reject, ran many times
+    assert accepted > 50 and proposed - accepted > 50  # both branches, keep and reject, ran many times
     seen = law > 0
     assert counts[~seen].sum() == 0  # nothing the target cannot produce (top-k removes tokens)
     # pool the rare cells so that every expected count is at least 5, as the chi-square test needs
