@@ -95,13 +95,22 @@ def test_every_solution_belongs_to_a_chapter_and_is_in_the_nav_under_it():
     config = pagenotebooks.mkdocs_config()
     stems = {p.stem for p in CHAPTERS}
     assert {p.stem for p in SOLUTIONS} == stems
-    for section in config["nav"]:
-        ((title, value),) = section.items()
-        if isinstance(value, list):
-            pages = [next(iter(i.values())) if isinstance(i, dict) else i for i in value]
-            chapter = [p for p in pages if p.endswith(".md") and "/" not in p]
-            if chapter and Path(chapter[0]).stem in stems:
-                assert f"solutions/{Path(chapter[0]).stem}.ipynb" in pages, title
+
+    def sections(nav: list) -> list[tuple[str, list]]:  # every section, also those inside a part
+        found = []
+        for item in nav:
+            if isinstance(item, dict):
+                ((title, value),) = item.items()
+                if isinstance(value, list):
+                    found += [(title, value), *sections(value)]
+        return found
+
+    for title, value in sections(config["nav"]):
+        pages = [next(iter(i.values())) if isinstance(i, dict) else i for i in value]
+        pages = [p for p in pages if isinstance(p, str)]
+        chapter = [p for p in pages if p.endswith(".md") and "/" not in p]
+        if chapter and Path(chapter[0]).stem in stems:
+            assert f"solutions/{Path(chapter[0]).stem}.ipynb" in pages, title
 
 
 # ---------------------------------------------------------------------------------------------------------
