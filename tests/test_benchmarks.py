@@ -10,7 +10,7 @@ import pytest
 import torch
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-GPU_SCRIPTS = ["decode_gpu.py", "train_throughput.py", "gpu_gpt2.py"]
+GPU_SCRIPTS = ["decode_gpu.py", "train_throughput.py", "gpu_gpt2.py", "serving_gpu.py"]
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU: the scripts would run")
