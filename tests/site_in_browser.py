@@ -51,6 +51,9 @@ KEY_TERMS = {
     "temperature": "nucleus",
     "memory": "ZeRO",
     "scaling-laws": "Chinchilla",
+    "tokens": "SentencePiece",
+    "serving": "speculative",
+    "fine-tuning": "DPO",
 }
 SOLUTIONS_QUERY = "Exercises, solved"
 MIN_CONTRAST = 4.5  # WCAG AA for text: ink against the figure's own background

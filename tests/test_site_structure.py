@@ -112,3 +112,20 @@ def test_part_two_is_read_from_its_own_nav_section_and_table():
     assert table_links(index, "What each chapter checks") == {"scaling-laws.md"}
     assert table_links(index, PART_TWO) == {"tokens.md"}
     assert table_links(index.replace(f"## {PART_TWO}", "## Elsewhere"), PART_TWO) == set()
+
+
+def test_every_chapter_has_a_key_term_for_the_browser_search_check():
+    # tests/site_in_browser.py searches the built site for each chapter's key term; a chapter without one
+    # would silently never be searched for.
+    import ast
+
+    source = (ROOT / "tests" / "site_in_browser.py").read_text("utf8")
+    (node,) = [
+        n
+        for n in ast.walk(ast.parse(source))
+        if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "KEY_TERMS"
+    ]
+    terms = ast.literal_eval(node.value)
+    chapters = {Path(p).stem for p in nav_pages() if "/" not in p and p not in NOT_CHAPTERS}
+    missing = sorted(chapters - set(terms))
+    assert not missing, f"add a key term for {missing} to KEY_TERMS in tests/site_in_browser.py"

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import torch
 
 from llmguide.data import decode, encode
-from llmguide.model import IGNORE_INDEX
+from llmguide.generation import generate
+from llmguide.model import GPT, IGNORE_INDEX
 from llmguide.prompts import CHATML_END, chat_prompt
 from llmguide.validate import check_batch_request, check_bool, check_instance, check_int
 
@@ -189,13 +190,11 @@ class CaseTask:
         y = torch.stack([r[1] for r in rows])
         return x.to(device), y.to(device)
 
-    def answers(
-        self, model: torch.nn.Module, words: Sequence[str], max_new_tokens: int | None = None
-    ) -> list[str]:
+    def answers(self, model: GPT, words: Sequence[str], max_new_tokens: int | None = None) -> list[str]:
         """Return the model's greedy answers to `words`, each cut at the first `<|im_end|>` (kept).
 
         Args:
-            model: a `llmguide.model.GPT` (anything with its `generate`) over bytes.
+            model: a `llmguide.model.GPT` over bytes.
             words: the words to ask about.
             max_new_tokens: tokens to generate; default the length of a correct answer plus two.
 
@@ -210,7 +209,7 @@ class CaseTask:
         n = len(encode(self.completion(words[0]))) + 2 if max_new_tokens is None else max_new_tokens
         idx = torch.tensor([encode(self.prompt(w)) for w in words], dtype=torch.long)
         device = next(model.parameters()).device
-        out = model.generate(idx.to(device), n, temperature=0)[:, idx.size(1) :]
+        out = generate(model, idx.to(device), n, temperature=0)[:, idx.size(1) :]
         texts = [decode(row) for row in out.cpu()]
         return [t[: t.index(CHATML_END) + len(CHATML_END)] if CHATML_END in t else t for t in texts]
 
