@@ -381,9 +381,13 @@ def continuation_logprobs(
             length = seq.numel() - 1
             x[r, :length] = seq[:-1]
             y[r, length - n : length] = seq[-n:]  # only the continuation's tokens are scored
-        logprobs = torch.log_softmax(_logits(model, x).double(), dim=-1).cpu()
-        picked = logprobs.gather(2, y.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-        out[start : start + len(chunk)] = (picked * (y != IGNORE_INDEX)).sum(dim=1)
+        scored = y != IGNORE_INDEX  # the softmax is taken only where a continuation token is scored
+        logits = _logits(model, x).cpu()[scored].double()
+        picked = torch.log_softmax(logits, dim=-1).gather(1, y[scored].unsqueeze(1)).squeeze(1)
+        row = torch.arange(len(chunk)).unsqueeze(1).expand_as(y)[scored]
+        out[start : start + len(chunk)] = torch.zeros(len(chunk), dtype=torch.float64).index_add_(
+            0, row, picked
+        )
     return out
 
 
