@@ -52,7 +52,6 @@ KEY_TERMS = {
     "memory": "ZeRO",
     "scaling-laws": "Chinchilla",
     "tokens": "SentencePiece",
-    "serving": "speculative",
     "fine-tuning": "DPO",
 }
 SOLUTIONS_QUERY = "Exercises, solved"

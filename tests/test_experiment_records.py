@@ -60,3 +60,23 @@ def test_the_recall_learning_rate_figure_draws_the_recorded_sweep() -> None:
     grid = record["LSTM"]["grid"]
     assert page_literal(page, "LONG_RANGE_BEST") == record["LSTM"]["best_long_range"]
     assert grid[0] != record["LSTM"]["best_long_range"] != grid[-1]
+
+
+def test_the_evaluation_chapter_carries_the_recorded_variance() -> None:
+    record = json.loads((ROOT / "experiments" / "results" / "evaluation_variance.json").read_text())
+    shown = page_literal(ROOT / "drafts" / "evaluation.md", "RECORDED")
+    expected = {
+        "seeds": {
+            int(seed): (round(r["accuracy"], 3), round(r["low"], 3), round(r["high"], 3))
+            for seed, r in record["seeds"].items()
+        },
+        "differences": {
+            int(seed): tuple(round(x, 3) for x in r["vs_first"])
+            for seed, r in record["seeds"].items()
+            if "vs_first" in r
+        },
+        "draws": tuple(round(a, 3) for a in record["draws"]),
+    }
+    assert shown == expected
+    page = (ROOT / "drafts" / "evaluation.md").read_text("utf8")
+    assert record["command"].removeprefix("python ").split(" --json")[0] in " ".join(page.split())

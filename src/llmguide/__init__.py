@@ -11,6 +11,8 @@ Each module has one job and is imported by the chapter that explains it:
 - `llmguide.rnn`: an LSTM language model with the same interface as the GPT.
 - `llmguide.tasks`: synthetic training tasks: long-range recall, and few-shot episodes for in-context learning.
 - `llmguide.train`: the training loop (AdamW, warmup + cosine, DistributedDataParallel under torchrun).
+- `llmguide.evaluate`: measuring a model: bits per byte, held-out loss, multiple-choice scores, intervals,
+  calibration and contamination checks.
 - `llmguide.checkpoint`: saving and loading a model's config and weights.
 - `llmguide.sizing`: memory needed to deploy and to train a model.
 - `llmguide.scaling`: training FLOPs and the Chinchilla scaling laws.
