@@ -89,7 +89,9 @@ if [ "$DEPENDENCIES" = pinned ]; then
 else
   # The torch just installed stays: the constraint keeps pip from swapping it for another build.
   constraints="$VENV/torch-constraint.txt"
-  echo "torch==$("$PY" -c 'import torch; print(torch.__version__)')" >"$constraints"
+  # The distribution's version, not torch.__version__: PyPI's CUDA build says 2.15.0 in its metadata and
+  # 2.15.0+cu132 at run time, and a constraint with the local label matches no installed distribution.
+  echo "torch==$("$PY" -c 'from importlib.metadata import version; print(version("torch"))')" >"$constraints"
   requirements="$VENV/requirements-$DEPENDENCIES.txt"
   versions "$DEPENDENCIES" --without torch >"$requirements"
   say "installing the $DEPENDENCIES releases of the dependencies ($requirements), then llmguide"

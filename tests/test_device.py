@@ -84,6 +84,25 @@ def test_resolve_device_rejects_missing_hardware(monkeypatch: pytest.MonkeyPatch
         resolve_device("cuda:2")
 
 
+def test_autocast_dtype_on_a_gpu_that_only_emulates_bf16_is_fp16(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What torch 2.13 answers on a V100 or T4 (compute capability 7.x): True by default, because a bf16 tensor
+    # can be made there (emulated), and False for native support only. Such a GPU needs float16 and a scaler.
+    _fake(monkeypatch, cuda=True, mps=False)
+
+    def is_bf16_supported(including_emulation: bool = True) -> bool:
+        return including_emulation
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+    assert autocast_dtype("cuda") == torch.float16
+
+
+def test_is_bf16_supported_takes_including_emulation() -> None:
+    # The argument the check above relies on (torch's own signature, not a fake).
+    import inspect
+
+    assert "including_emulation" in inspect.signature(torch.cuda.is_bf16_supported).parameters
+
+
 @pytest.mark.parametrize(("bf16", "expected"), [(True, torch.bfloat16), (False, torch.float16)])
 def test_autocast_dtype_on_cuda_is_bf16_where_supported_else_fp16(
     monkeypatch: pytest.MonkeyPatch, bf16: bool, expected: torch.dtype

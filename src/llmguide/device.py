@@ -189,7 +189,9 @@ def autocast_dtype(device: str | torch.device | None = None) -> torch.dtype | No
     device = resolve_device(device)
     if device.type != "cuda":
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    # including_emulation=False: by default torch says yes on any GPU that can hold a bf16 tensor (a V100 or a
+    # T4 emulates bf16 matmuls, slowly); only native bf16 (compute capability 8.0, Ampere, and later) counts.
+    return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
 
 
 def autocast(device: str | torch.device | None = None) -> contextlib.AbstractContextManager[Any]:
