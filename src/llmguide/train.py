@@ -215,7 +215,8 @@ def train(
         ValueError: a non-positive `steps`, `batch_size`, `lr`, `eval_interval`, `eval_batches` or
             `grad_clip`; `warmup_steps` outside [0, steps); negative `weight_decay`; `min_lr` outside [0, lr];
             `betas` outside [0, 1); `batch_size` not divisible by the number of processes; data windows longer
-            than the model's `block_size`.
+            than the model's `block_size` (the model's own input check, at the first batch: the data owns
+            its window length, the model its context, and only the model compares the two).
         FloatingPointError: a training or validation loss is not finite (NaN or infinite): training diverged,
             usually because `lr` is too high. Training stops at that step; the model's weights are then
             unusable.
@@ -246,14 +247,6 @@ def train(
     seed = check_int("seed", seed, minimum=0, maximum=MAX_SEED)
     if progress is not None:
         check_bool("progress", progress)
-    model_block = getattr(getattr(model, "config", None), "block_size", None)
-    data_block = getattr(data, "block_size", None)
-    if model_block is not None and data_block is not None and data_block > model_block:
-        raise parameter_error(
-            ValueError,
-            f"the data's block_size={data_block} is longer than the model's block_size={model_block}",
-            "block_size",
-        )
 
     from llmguide.device import autocast_dtype, make_grad_scaler, resolve_device
 
