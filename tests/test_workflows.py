@@ -301,3 +301,20 @@ def test_every_command_the_jobs_call_exists_here():
     ).stdout
     for option in pytest_options:
         assert option in helptext, f"pytest does not know {option}"
+
+
+def test_chapter_notebooks_run_in_a_readers_environment_with_another_torch():
+    job = load(COMPAT)["jobs"]["reader-notebook"]
+    assert "if" not in job  # every pull request
+    commands = runs(job)
+    assert re.search(r"^make build\b", commands, re.M)  # the notebooks as the site serves them
+    # The reader's own PyTorch is installed first, not the pinned one...
+    setup = (ROOT / "scripts" / "setup.sh").read_text("utf8")
+    torch_version = re.search(r"^TORCH_VERSION=\$\{TORCH_VERSION:-([0-9.]+)\}", setup, re.M)[1]
+    install = re.search(r"^reader/bin/python -m pip install torch\b.*$", commands, re.M)
+    assert install and f"torch=={torch_version}" not in install[0]
+    # ...then every chapter notebook runs from its first cell, and the script checks torch was kept.
+    assert "for notebook in site/notebooks/*.ipynb" in commands
+    assert re.search(r"reader/bin/python scripts/reader_notebook\.py \"\$notebook\"", commands)
+    script = (ROOT / "scripts" / "reader_notebook.py").read_text("utf8")
+    assert "torch before" in script and "replaced torch" in script
