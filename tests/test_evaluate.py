@@ -142,7 +142,8 @@ def test_continuation_logprobs_gpt_matches_full_softmax_and_truncates_left():
     model = GPT(GPTConfig(vocab_size=16, block_size=6, n_layer=1, n_head=1, n_embd=8))
     context, cont = [1, 2, 3, 4, 5, 6, 7], [8, 9]  # 9 tokens: the model sees the last 7, predicts 6
     seq = torch.tensor([(context + cont)[-7:]])
-    logp = torch.log_softmax(model(seq[:, :-1])[0][0].double(), -1)
+    with torch.no_grad():
+        logp = torch.log_softmax(model(seq[:, :-1])[0][0].double(), -1)
     expected = float(logp[4, 8] + logp[5, 9])
     got = continuation_logprobs(model, [context], [cont])
     assert float(got[0]) == pytest.approx(expected, rel=1e-5)
