@@ -175,6 +175,7 @@ def test_choose_the_three_rules():
 
 def test_bootstrap_interval_matches_scipy():
     import scipy.stats as stats  # a test dependency: a broken install must fail, not skip
+
     rng = np.random.default_rng(3)
     for values in (rng.integers(0, 2, 200).astype(float), rng.normal(1.0, 2.0, 150)):
         ours = bootstrap_interval(values, n_resamples=20_000, seed=1)
@@ -195,6 +196,7 @@ def test_bootstrap_interval_approaches_the_normal_interval():
 
 def test_paired_difference_matches_scipy_paired_bootstrap():
     import scipy.stats as stats  # a test dependency: a broken install must fail, not skip
+
     rng = np.random.default_rng(0)
     skill = rng.random(300)  # shared item difficulty: the models' scores go together
     a = (rng.random(300) < 0.3 + 0.6 * skill).astype(float)
@@ -243,6 +245,7 @@ def test_interval_errors():
 
 def test_calibration_bins_match_sklearn():
     import sklearn.calibration as calibration  # a test dependency: a broken install must fail, not skip
+
     rng = np.random.default_rng(0)
     conf = rng.random(1000)
     conf[:20] = [0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 0.1, 0.9, 0.6] * 2  # values on the bin edges

@@ -268,6 +268,7 @@ def test_bytes_to_unicode_is_gpt2s_alphabet() -> None:
 
 def test_ids_equal_huggingface_tokenizers(corpus_tokenizers: dict[str, Tokenizer]) -> None:
     import tokenizers  # noqa: F401  (a test dependency: a broken install must fail, not skip)
+
     texts = [CORPUS, *udhr_article1().values(), "x = 12345678 + 3.14159\n\n\tdef f():  return 'a'  \n"]
     texts.append("🙂 déjà vu — naïve café, 東京 " + SPECIAL + " Ünïcödé\r\n\r\n  ")
     for tok in corpus_tokenizers.values():
@@ -282,6 +283,7 @@ def test_ids_equal_huggingface_tokenizers(corpus_tokenizers: dict[str, Tokenizer
 @given(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=80))
 def test_ids_equal_huggingface_tokenizers_on_generated_text(text: str) -> None:
     import tokenizers  # noqa: F401  (a test dependency: a broken install must fail, not skip)
+
     for tok, hf in _HF:
         assert hf.encode(text).ids == tok.encode(text)
 
