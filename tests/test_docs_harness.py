@@ -447,3 +447,23 @@ def test_control_characters_fail_the_lint_naming_the_line():
     assert [p.split(": ")[0] for p in problems] == ["page.md:3", "page.md:4"], problems
     assert "U+000C" in problems[0] and "U+0009" in problems[1] and "\\frac" in problems[0]
     assert lint_markdown(Path("page.md"), page.replace("\x0c", "\\f").replace("\t", " ")) == []
+
+
+def test_the_site_build_imports_no_pytest():
+    """The MkDocs hooks, every chapter's notebook they make and `make serve`'s script import the harness's page,
+    site and notebook modules, and never pytest or its plugins, which the `docs` extra does not install."""
+    import subprocess
+    import sys
+
+    code = (
+        "import runpy, sys\n"
+        "hooks = runpy.run_path('scripts/mkdocs_hooks.py')\n"
+        "runpy.run_path('scripts/serve.py')\n"
+        "from llmguide_docs import notebook, site\n"
+        "made = [notebook.notebook_json(notebook.chapter_notebook(page)) for page in site.chapters()]\n"
+        "assert made and hooks['placeholder_svg']('x')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pytest', '_pytest', 'pytest_markdown_docs')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=HERE.parent, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

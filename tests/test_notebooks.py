@@ -274,7 +274,13 @@ def test_chapters_as_notebooks_replaces_the_block_items(pytester: pytest.Pyteste
     (docs / "index.md").write_text(f"# Index\n\n{FENCE}python\nprint(1)\n#> 1\n{FENCE}\n")
     start = time.perf_counter()
     result = pytester.runpytest_inprocess(
-        str(docs), "--chapters-as-notebooks", "--skip-page-ruff", "-p", "no:cacheprovider", "-k", "not structure"
+        str(docs),
+        "--chapters-as-notebooks",
+        "--skip-page-ruff",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "not structure",
     )
     # chapter: its notebook item and its lint; index: its block and its lint; deselected: the chapter's 3
     # blocks, and its structure check (-k: the planted chapter is not a whole chapter)

@@ -1,26 +1,12 @@
-"""A chapter's structure, checked in a second: what the contributor's checklist asks of every chapter.
+"""A chapter's structure, checked in a second: what the checklist (docs/contributing.md, "Adding a chapter")
+asks of every chapter.
 
-`chapter_problems(page)` returns, for one chapter page, every item of the checklist (docs/contributing.md,
-"Adding a chapter") that it misses, each as `FILE:LINE: message` (or `FILE: cell N ...` in a notebook, or
-`FILE: message` where there is no line to point at):
-
-- **nav entry**: the page is in mkdocs.yml's nav, with its solutions under it (`"Exercises, solved"`);
-- **index row**: the page has a row in its part's table of `docs/index.md`: "What each chapter checks" for the
-  notes' chapters, "Beyond the notes" for a chapter under the nav's section of that name;
-- **notebook link**: the download link of the chapter's notebook, right under its title;
-- **exercises**: the last section, `## Exercises`, lists 3 to 5 exercises (a numbered list, a bold title
-  each) and links the solutions notebook;
-- **paired solutions notebook**: `docs/solutions/STEM.ipynb` exists, links back to the exercises, has one
-  `## Exercise N` section per exercise (1, 2, ... in order), each of which asserts its answer in its own code,
-  and is committed without outputs;
-- **figures referenced**: each `![alt](figures/NAME.svg)` has alt text and comes after the block that draws
-  it with `save_figure(fig, "NAME")` (the chapter's notebook shows the figure in a cell at that place, so it
-  must be drawn by the cells above). That some block draws it at all is the page lint's check
-  (llmguide_docs.lint).
-
-A chapter is a Markdown page directly in the docs folder, other than the introduction and the contributing
-page, whether or not the nav lists it yet (a missing nav entry is one of the problems). The plugin adds an
-item `[structure]` to every chapter page pytest collects (`make page`, `make test`); it reads files only.
+`chapter_problems(page)` returns each item a chapter page misses, as `FILE:LINE: message` (`FILE: cell N ...`
+in a notebook, `FILE: message` where there is no line): its nav entry with its solutions under it; its row
+in its part's table of `docs/index.md`; the notebook link under its title; `## Exercises` last, with 3 to 5
+numbered exercises and a link to the solutions; the solutions notebook, with one `## Exercise N` section per
+exercise, each asserting its answer, committed without outputs; alt text on each figure, shown after the
+block that draws it. The plugin adds an item `[structure]` to each chapter page pytest collects.
 """
 
 from __future__ import annotations

@@ -1,28 +1,13 @@
-"""A chapter's Jupyter notebook, made from its page, and the run that checks it in a fresh kernel.
+"""A chapter's Jupyter notebook, made from its page, and the runs of notebooks in fresh kernels (nbclient).
 
-The page stays the single source: `chapter_notebook(path)` turns it into a notebook whenever one is needed
-(the site build writes them as downloads, `scripts/mkdocs_hooks.py`; the tests make them in memory), so
-nothing kept by hand can drift from the page. The conversion, in page order:
+`chapter_notebook(path)`: the install cell, the prose as Markdown cells (notes as quotes, footnotes as
+references, links to the published site), each runnable block as a code cell without its output lines, and
+a cell showing each figure (docs/contributing.md, "A chapter's notebook is made from its page").
 
-- the first cell installs what the chapter imports, where it is missing (`install_cell`, the one place that
-  says how; the Markdown cell after it explains);
-- the prose becomes Markdown cells, rewritten only where Jupyter renders Markdown differently from the site:
-  `/// note | Title` blocks become quotes, footnotes become numbered references at the end, links to other
-  pages point at the published site, and HTML comments go;
-- every runnable Python block becomes one code cell, without its output lines (`#>`, `#~`, `#?`), so that a
-  notebook shows only what its own run prints and nothing it shows can be stale. A block marked `notest`
-  stays in the prose as a listing, as on the page;
-- a figure the page shows (`![...](figures/NAME.svg)`) becomes a code cell that displays the SVG which the
-  cells above just drew with `save_figure`;
-- math stays `$...$` and `$$...$$`, which Jupyter typesets.
-
-`run_chapter_notebook` executes such a notebook top to bottom in a new kernel (nbclient) and checks what each
-top-level statement printed against the page's output lines with the harness's `check.Checker`, so a page
-run as its notebook is checked as strictly as block by block. Two things only the test run adds, outside the notebook's cells: a marker written to stdout
-before each top-level statement (an IPython AST transformer), which splits a cell's output per statement;
-and an empty namespace before each block that does not continue the ones above, as the page promises
-("a block runs on its own"). `make test` runs the chapter pages this way (`--chapters-as-notebooks`, in
-llmguide_docs.plugin) instead of block by block, so that their code runs once.
+`run_chapter_notebook` runs it and checks each top-level statement's output with a `check.Checker`, as block
+by block. Only the test run adds, outside the cells, a marker on stdout before each top-level statement (an
+IPython AST transformer), which splits a cell's output per statement, and an empty namespace before each
+block that does not continue the one above, as the page promises. `run_solution_notebook` runs a solution.
 """
 
 from __future__ import annotations
@@ -34,6 +19,9 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell
 
 from llmguide_docs import pages
 from llmguide_docs.check import Checker
@@ -64,19 +52,10 @@ LINK = re.compile(r"(?<!!)\]\((?P<target>[^)\s]+)\)")
 FOOTNOTE_DEF = re.compile(r"^\[\^(?P<id>[^\]]+)\]:\s?(?P<text>.*)$")
 FOOTNOTE_REF = re.compile(r"\[\^(?P<id>[^\]]+)\]")
 BLOCK_OPEN = re.compile(r"^///\s*(?P<kind>[\w-]+)\s*(?:\|\s*(?P<title>.*))?$")
-INFO_BRACES = re.compile(r"^\{\s*\.?(?P<lang>[\w+-]+)[^}]*\}$")
 
 
 def _code_cell(source: str, cid: str, **meta: Any) -> Any:
-    import nbformat
-
-    return nbformat.v4.new_code_cell(source, id=cid, metadata={"llmguide": meta} if meta else {})
-
-
-def _markdown_cell(source: str, cid: str) -> Any:
-    import nbformat
-
-    return nbformat.v4.new_markdown_cell(source, id=cid)
+    return new_code_cell(source, id=cid, metadata={"llmguide": meta})
 
 
 def notebook_name(page: Path) -> str:
@@ -178,8 +157,6 @@ def _rewrite_links(line: str, base: str, page: Path) -> str:
 
 def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = None) -> Any:
     """The notebook of a chapter page: see the module docstring for what becomes what."""
-    import nbformat
-
     path = Path(path)
     text = path.read_text("utf8") if text is None else text
     base = site_url()
@@ -200,7 +177,7 @@ def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = N
         body = "\n".join(prose).strip("\n")
         prose.clear()
         if body.strip() and not re.fullmatch(r"(>\s*\n?)*", body):
-            cells.append(_markdown_cell(body, cid()))
+            cells.append(new_markdown_cell(body, id=cid()))
 
     title = next((line[2:].strip() for line in lines if line.startswith("# ")), path.stem)
     cells.append(_code_cell(install_cell(chapter_imports(blocks), ref), cid(), role="install"))
@@ -223,10 +200,7 @@ def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = N
                     _code_cell(b.code, cid(), role="block", line=f.line, continuation=b.continuation)
                 )
             else:  # a listing: shown, not run (notest, shell, console, ...)
-                info = f.info
-                m = INFO_BRACES.match(info)
-                if m:
-                    info = m["lang"]
+                info = (f.lang or "") if f.info.startswith("{") else f.info
                 fence_mark = re.match(r"^\s*(`{3,}|~{3,})", line)[1]
                 prose.append(quote + fence_mark + info)
                 prose.extend(quote + body_line for body_line in f.body)
@@ -317,7 +291,7 @@ def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = N
         for i, key in enumerate(order, start=1):
             body = " ".join(part for part in footnotes.get(key, ["(missing)"]) if part)
             notes.append(f"{i}. {_rewrite_links(body, base, path)}")
-        cells.append(_markdown_cell("\n".join(notes), cid()))
+        cells.append(new_markdown_cell("\n".join(notes), id=cid()))
 
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata = {
@@ -330,8 +304,6 @@ def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = N
 
 
 def notebook_json(nb: Any) -> str:
-    import nbformat
-
     return nbformat.writes(nb) + "\n"
 
 
@@ -411,7 +383,6 @@ def execute_notebook(
     cells in `fresh_before` (indices) start from an empty namespace.
     """
     from nbclient.exceptions import CellExecutionError
-    from nbformat.v4 import new_code_cell
 
     client = _client(nb, cwd, timeout)
     start = time.perf_counter()
@@ -465,8 +436,6 @@ def run_solution_notebook(source: Path, *, workdir: Path) -> tuple[float, Any]:
     caller writes the executed copy (`write_executed_copy`) once every check of the run has passed, so that
     a failed check leaves no copy that `make solutions` would take as up to date.
     """
-    import nbformat
-
     nb = nbformat.read(source, as_version=4)
     try:
         seconds = execute_notebook(nb, cwd=workdir, env=kernel_env(workdir / "figures"))
@@ -477,8 +446,6 @@ def run_solution_notebook(source: Path, *, workdir: Path) -> tuple[float, Any]:
 
 def write_executed_copy(source: Path, nb: Any) -> Path:
     """Write the executed notebook where the site build (and `make solutions`) look for it; return the path."""
-    import nbformat
-
     target = executed_copy(source)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")

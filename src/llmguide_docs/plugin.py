@@ -36,46 +36,39 @@ TORCH_THREADS = 2  # the default of `--torch-threads`
 _SAVED_ENV = ("OMP_NUM_THREADS", "MPLBACKEND", "LLMGUIDE_FIGURE_DIR")
 
 
+OPTIONS = {  # option: (argparse keywords, help)
+    "--update-outputs": (
+        {"action": "store_true"},
+        "rewrite the failing output lines of Markdown pages with what "
+        "their blocks print now (each keeps its kind, and a `#~` line its tolerances)",
+    ),
+    "--skip-page-ruff": ({"action": "store_true"}, "leave ruff out of the pages' lint (for planted pages)"),
+    "--torch-threads": (
+        {"type": int, "metavar": "N"},
+        f"torch's thread count (default {TORCH_THREADS}, 1 in each "
+        "xdist worker); other counts split float sums differently, as another CPU would",
+    ),
+    "--seed-offset": (
+        {"type": int, "default": 0, "metavar": "K"},
+        "add K to every seed the pages set (torch, random, numpy), to measure the spread across seeds",
+    ),
+    "--record-outputs": (
+        {"metavar": "FILE"},
+        "write every output line, with what was printed, and every failed "
+        "test to FILE (JSON) instead of failing on output mismatches",
+    ),
+    "--chapters-as-notebooks": (
+        {"action": "store_true"},
+        "run each chapter page as its notebook in a fresh "
+        "kernel, every statement's output checked, instead of block by block",
+    ),
+}
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("llmguide docs")
-    group.addoption(
-        "--update-outputs",
-        action="store_true",
-        help="rewrite the failing output lines of Markdown pages with what their blocks print now (each line "
-        "keeps its kind, `#>`, `#~` or `#?`, and a measured line keeps its tolerances)",
-    )
-    group.addoption(
-        "--skip-page-ruff",
-        action="store_true",
-        help="leave ruff out of the pages' lint (the harness's own tests use it for planted pages)",
-    )
-    group.addoption(
-        "--torch-threads",
-        type=int,
-        metavar="N",
-        help=f"torch's intra-op thread count (default {TORCH_THREADS}, and 1 in each pytest-xdist worker, "
-        "so that the workers share the cores instead of fighting over them); other counts split float sums "
-        "differently, as another CPU would",
-    )
-    group.addoption(
-        "--seed-offset",
-        type=int,
-        default=0,
-        metavar="K",
-        help="add K to every seed the pages set (torch, random, numpy), to measure the spread across seeds",
-    )
-    group.addoption(
-        "--record-outputs",
-        metavar="FILE",
-        help="write every output line that did not match, with what was printed, and every failed test to "
-        "FILE (JSON) instead of failing on output mismatches",
-    )
-    group.addoption(
-        "--chapters-as-notebooks",
-        action="store_true",
-        help="run each chapter page as its notebook in a fresh kernel (one test per chapter, every statement's "
-        "output checked against the page) instead of block by block; the page's lint still runs",
-    )
+    for name, (keywords, text) in OPTIONS.items():
+        group.addoption(name, help=text, **keywords)
 
 
 def torch_threads(config: pytest.Config) -> int:
