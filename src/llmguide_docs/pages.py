@@ -1,8 +1,9 @@
 """A page as the harness reads it: its fences, and its runnable Python blocks with their output lines.
 
 One parser for every part of the harness. A fence is *collected* where CommonMark (markdown-it, as
-pytest-markdown-docs uses it) sees a top-level fence; a collected Python fence that is not `notest` is a
-runnable block. Each of its top-level statements owns the output lines under it, up to the next statement.
+pytest-markdown-docs uses it) sees a fence, not, say, an indented code block under `!!!`; a collected Python
+fence that is not `notest` is a runnable block. Each of its top-level statements owns the output lines
+under it, up to the next statement.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class Fence:
     indent: int
     info: str
     words: list[str]
-    collected: bool  # a top-level fence, which pytest-markdown-docs turns into a test
+    collected: bool  # a fence to CommonMark, which pytest-markdown-docs turns into a test
     body: list[str] = field(default_factory=list)
 
     @property
