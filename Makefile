@@ -78,7 +78,7 @@ build/notebooks/solutions/%.ipynb: docs/solutions/%.ipynb $(PACKAGE) | $(SETUP_S
 solutions: setup $(EXECUTED)
 
 # The fast loop while writing a page: its blocks, its lint (part of collecting the page), its figures and, for a
-# chapter, its structure (tests/chapterchecks.py: nav entry, index row, notebook link, exercises, solutions).
+# chapter, its structure (llmguide_docs/chapters.py: nav entry, index row, notebook link, exercises, solutions).
 page: setup
 	@test -n "$(PAGE)" && test -f "$(PAGE)" || { echo "make page: say which page, e.g. make page PAGE=docs/temperature.md"; exit 2; }
 	$(BIN)/python -m pytest $(PAGE) -q -p no:cacheprovider

@@ -1,32 +1,19 @@
-"""Root conftest: checks the set-up, then loads the docs harness (tests/docblocks.py).
+"""Root conftest: checks the set-up, then loads the docs harness (`llmguide_docs.plugin`).
 
 Running `pytest` without the set-up done gives one line saying what to run, not a stack trace.
 """
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).parent
-SETUP_HINT = "run `make test` (it creates .venv and installs everything), or `pip install -e '.[docs,test]'`"
-
-REQUIRED = (
-    "pytest_markdown_docs",
-    "markdown_it",
-    "matplotlib",
-    "yaml",
-    "hypothesis",
-    "llmguide",
-    "torch",
-    "numpy",
-    "nbformat",
-    "nbclient",
-    "ipykernel",
-)
+REQUIRED = ("pytest_markdown_docs", "markdown_it", "matplotlib", "yaml", "hypothesis", "llmguide", "torch")
+REQUIRED += ("numpy", "nbformat", "nbclient", "ipykernel", "psutil")
 
 
 def _importable(name: str) -> bool:
@@ -38,8 +25,23 @@ def _importable(name: str) -> bool:
 
 
 _missing = [name for name in REQUIRED if not _importable(name)]
-
+_problem = None
 if _missing:
+    _problem = (
+        f"the test set-up is not done: missing {', '.join(_missing)} in {sys.executable}. run `make test` (it "
+        "creates .venv and installs everything), or `pip install -e '.[docs,test]'`."
+    )
+else:
+    # An editable install made from another clone imports that clone's code, and every test here would
+    # silently test it: refuse, saying how to fix it.
+    _imported = Path(importlib.util.find_spec("llmguide").origin).resolve().parent
+    if not _imported.is_relative_to((ROOT / "src").resolve()):
+        _problem = (
+            f"llmguide is imported from {_imported}, not from this clone's src/ ({ROOT / 'src'}): run "
+            "`make setup` here, or `pip install -e .` in this clone, or set PYTHONPATH=src."
+        )
+
+if _problem:
     if "pytest_markdown_docs" in _missing:
 
         def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,26 +50,7 @@ if _missing:
             parser.addoption("--markdown-docs-syntax", action="store")
 
     def pytest_configure(config: pytest.Config) -> None:
-        raise pytest.UsageError(
-            f"the test set-up is not done: missing {', '.join(_missing)} in {sys.executable}. {SETUP_HINT}."
-        )
+        raise pytest.UsageError(_problem)
 
 else:
-    import llmguide
-
-    # An editable install made from another clone imports that clone's code, and every test here would
-    # silently test it: refuse, saying how to fix it.
-    _imported = Path(llmguide.__file__).resolve().parent
-    if not _imported.is_relative_to((ROOT / "src").resolve()):
-
-        def pytest_configure(config: pytest.Config) -> None:
-            raise pytest.UsageError(
-                f"llmguide is imported from {_imported}, not from this clone's src/ ({ROOT / 'src'}): "
-                "run `make setup` here, or `pip install -e .` in this clone, or set PYTHONPATH=src."
-            )
-
-    else:
-        # The harness sets torch's thread count (`--torch-threads`, default 2) for every test; chapterchecks
-        # adds the structure check of each chapter page (tests/chapterchecks.py).
-        sys.path.insert(0, str(ROOT / "tests"))
-        pytest_plugins = ["docblocks", "pagenotebooks", "chapterchecks", "pytester"]
+    pytest_plugins = ["llmguide_docs.plugin", "pytester"]

@@ -30,11 +30,10 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+from llmguide_docs import outputs
+from llmguide_docs.pages import output_lines
 
-import outputs  # noqa: E402  (tests/outputs.py: the rules for output lines)
-from docblocks import page_output_lines  # noqa: E402  (tests/docblocks.py: the docs harness)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def tag_of(pages: list[str]) -> str:
@@ -78,7 +77,7 @@ class Pages:
     def current(self, name: str) -> list[tuple[int, str]]:
         if name not in self._current:
             page = self.root / name
-            self._current[name] = page_output_lines(page.read_text("utf8")) if page.is_file() else []
+            self._current[name] = output_lines(page.read_text("utf8")) if page.is_file() else []
         return self._current[name]
 
     def ordinal(self, record: dict) -> int | None:
@@ -88,7 +87,7 @@ class Pages:
         path = record["page"]
         if path not in self._recorded:
             text = Path(path).read_text("utf8") if Path(path).is_file() else ""
-            self._recorded[path] = {line: n for n, (line, _) in enumerate(page_output_lines(text))}
+            self._recorded[path] = {line: n for n, (line, _) in enumerate(output_lines(text))}
         return self._recorded[path].get(record["line"])
 
     def ends_in_example(self, record: dict, index: int) -> bool:

@@ -1,7 +1,7 @@
 """MkDocs hooks (mkdocs.yml `hooks:`): the chapters' notebooks as downloads, and math on notebook pages.
 
 - **Chapter notebooks.** Each chapter page's notebook is made from the page at build time
-  (tests/pagenotebooks.py) and added to the site as `notebooks/NAME.ipynb`, a file to download, not a page:
+  (llmguide_docs.notebook) and added to the site as `notebooks/NAME.ipynb`, a file to download, not a page:
   nothing is committed, so nothing can drift from the page. The page links to it under its title.
 - **Solution notebooks with their outputs.** The solutions (`docs/solutions/*.ipynb`) are committed without
   outputs; the tests run each in a fresh kernel and write the executed copy under `build/notebooks/`
@@ -31,17 +31,13 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import nbformat
 from mkdocs.structure.files import File, Files
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-import pagenotebooks  # noqa: E402  (tests/pagenotebooks.py)
+from llmguide_docs import notebook, pages, site
 
 log = logging.getLogger("mkdocs.hooks.notebooks")
 
@@ -93,15 +89,15 @@ def notebook_math(nb: Any) -> list[str]:
 
 def _use_executed_copy(file: Any) -> None:
     source = Path(file.abs_src_path)
-    if not source.resolve().is_relative_to(pagenotebooks.DOCS):
+    if not source.resolve().is_relative_to(site.DOCS):
         return  # a notebook of another project (a planted site in the tests): rendered as it is
-    executed = pagenotebooks.executed_copy(source)
+    executed = notebook.executed_copy(source)
     if not executed.is_file():
         _not_run_yet(
             file, f"{file.src_uri} has no executed copy ({executed}): run `make solutions` or `make test`"
         )
         return
-    if not pagenotebooks.same_cells(nbformat.read(source, 4), nbformat.read(executed, 4)):
+    if not notebook.same_cells(nbformat.read(source, 4), nbformat.read(executed, 4)):
         _not_run_yet(
             file, f"{file.src_uri} changed since it was last run: run `make solutions` or `make test`"
         )
@@ -120,15 +116,15 @@ def on_files(files: Files, config: Any) -> Files:
     for file in files:
         if file.src_uri.startswith("solutions/") and file.src_uri.endswith(".ipynb"):
             _use_executed_copy(file)
-    if Path(config.docs_dir).resolve() != pagenotebooks.DOCS:
+    if Path(config.docs_dir).resolve() != site.DOCS:
         return files  # another project's docs (a planted site in the tests): no chapters of this one
-    for page in pagenotebooks.chapters():
-        nb = pagenotebooks.chapter_notebook(page)
+    for page in site.chapters():
+        nb = notebook.chapter_notebook(page)
         files.append(
             File.generated(
                 config,
-                f"{pagenotebooks.NOTEBOOK_DIR}/{pagenotebooks.notebook_name(page)}",
-                content=pagenotebooks.notebook_json(nb),
+                f"{notebook.NOTEBOOK_DIR}/{notebook.notebook_name(page)}",
+                content=notebook.notebook_json(nb),
             )
         )
     return files
@@ -171,10 +167,10 @@ def on_startup(command: str, dirty: bool) -> None:
 
 
 def on_config(config: Any) -> Any:
-    if _serving and Path(config.docs_dir).resolve() == pagenotebooks.DOCS:
-        pagenotebooks.EXECUTED.joinpath("solutions").mkdir(parents=True, exist_ok=True)
-        if str(pagenotebooks.EXECUTED) not in config.watch:
-            config.watch.append(str(pagenotebooks.EXECUTED))
+    if _serving and Path(config.docs_dir).resolve() == site.DOCS:
+        notebook.EXECUTED.joinpath("solutions").mkdir(parents=True, exist_ok=True)
+        if str(notebook.EXECUTED) not in config.watch:
+            config.watch.append(str(notebook.EXECUTED))
     return config
 
 
@@ -209,9 +205,7 @@ def placeholder_svg(name: str) -> str:
 def _placeholder_figures(files: Files, config: Any) -> None:
     """Serve a placeholder for each figure that a page shows and that is not drawn yet."""
     docs = Path(config.docs_dir)
-    shown = {
-        name for page in docs.rglob("*.md") for name in pagenotebooks.shown_figures(page.read_text("utf8"))
-    }
+    shown = {name for page in docs.rglob("*.md") for name in pages.shown_figures(page.read_text("utf8"))}
     for name in sorted(shown):
         uri = f"figures/{name}.svg"
         if files.get_file_from_path(uri) is None:

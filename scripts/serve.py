@@ -33,10 +33,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+from llmguide_docs.pages import shown_figures
+from llmguide_docs.site import mkdocs_config, nav_pages, site_url
 
-from pagenotebooks import mkdocs_config, nav_pages, shown_figures, site_url  # noqa: E402  (tests/pagenotebooks.py)
+ROOT = Path(__file__).resolve().parents[1]
 
 LOGS = ROOT / "build" / "serve"
 FIRST_ANSWER_TIMEOUT = 900  # seconds: a very slow machine still gets an answer, then a clear error

@@ -1,4 +1,4 @@
-"""The chapter structure check (tests/chapterchecks.py) against planted mistakes, each named with file and line.
+"""The chapter structure check (llmguide_docs/chapters.py) against planted mistakes, each named with file and line.
 
 A planted project (mkdocs.yml, an index with both tables, a part-two chapter with a figure, three exercises
 and a solutions notebook) passes; each mistake a contributor made while adding a chapter (issue 27) is then
@@ -13,8 +13,10 @@ import re
 import time
 from pathlib import Path
 
-import chapterchecks
 import pytest
+
+from llmguide_docs import chapters as chapterchecks
+from llmguide_docs.site import is_chapter
 
 FENCE = "```"
 
@@ -125,10 +127,11 @@ def test_the_planted_chapter_passes(project: Path):
 def test_which_pages_are_chapters(project: Path):
     docs = project / "docs"
     (docs / "draft.md").write_text("# Not in the nav yet\n")
-    assert chapterchecks.is_chapter_page(docs / "tokens.md")
-    assert chapterchecks.is_chapter_page(docs / "draft.md")  # a new chapter, before its nav entry
-    assert not chapterchecks.is_chapter_page(docs / "index.md")
-    assert not chapterchecks.is_chapter_page(docs / "appendix" / "gpus.md")
+    assert is_chapter(docs / "tokens.md", listed=False)
+    assert is_chapter(docs / "draft.md", listed=False)  # a new chapter, before its nav entry
+    assert not is_chapter(docs / "draft.md")  # not a chapter of the nav yet: no notebook item
+    assert not is_chapter(docs / "index.md", listed=False)
+    assert not is_chapter(docs / "appendix" / "gpus.md", listed=False)
 
 
 def line_of(path: Path, needle: str) -> int:
@@ -244,10 +247,9 @@ def test_exercises_not_last_and_no_solutions_link(project: Path):
 
 def test_make_page_runs_the_structure_check_in_seconds(project: Path, pytester: pytest.Pytester, monkeypatch):
     """`pytest docs/PAGE.md` (what `make page` runs) reports a planted mistake with file and line."""
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))
     monkeypatch.chdir(project)
     (project / "pytest.ini").write_text(
-        "[pytest]\naddopts = --markdown-docs --markdown-docs-syntax=superfences -p docblocks -p chapterchecks\n"
+        "[pytest]\naddopts = --markdown-docs --markdown-docs-syntax=superfences -p llmguide_docs.plugin\n"
     )
     replace(
         project / "docs" / "index.md",
@@ -255,7 +257,7 @@ def test_make_page_runs_the_structure_check_in_seconds(project: Path, pytester: 
         "",
     )
     start = time.perf_counter()
-    result = pytester.runpytest_subprocess(
+    result = pytester.runpytest_inprocess(
         "docs/tokens.md", "--skip-page-ruff", "-p", "no:cacheprovider", "-k", "structure"
     )
     seconds = time.perf_counter() - start

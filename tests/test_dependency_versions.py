@@ -17,8 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pagenotebooks
 import pytest
+
+from llmguide_docs import notebook
 
 try:
     import tomllib
@@ -90,7 +91,7 @@ def test_newest_drops_every_bound_and_keeps_the_markers():
 
 def test_the_notebooks_install_cell_asks_for_the_declared_ranges():
     by_name = {_norm(LINE.match(line)["name"]): line.replace(" ", "") for line in LINES}
-    for module, requirement in pagenotebooks.PIP_NAME.items():
+    for module, requirement in notebook.PIP_NAME.items():
         if requirement is None:
             continue  # llmguide itself, from the repository
         assert ">=" in requirement and "==" not in requirement, requirement

@@ -1,32 +1,39 @@
 """The docs harness catches each known trap of pytest-markdown-docs, proven on planted pages.
 
-Each test writes a small Markdown page into a temporary project, runs pytest on it in a subprocess exactly as
-the project does (`--markdown-docs --markdown-docs-syntax=superfences` + tests/docblocks.py), and checks that
-the run fails (or passes) with a message naming the file and the line.
+Each test writes a small Markdown page into a temporary project, runs pytest on it as the project does
+(`--markdown-docs --markdown-docs-syntax=superfences` + llmguide_docs.plugin), in this process (pytester's
+inline run) unless the run needs processes of its own, and checks that the run fails (or passes) with a
+message naming the file and the line.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
-from docblocks import lint_markdown, scan_fences
+import torch  # imported before the inline runs: pytester drops the modules a run imports, and torch cannot load twice
+
+from llmguide_docs.lint import problems as lint_markdown
+from llmguide_docs.pages import fences as scan_fences
 
 HERE = Path(__file__).parent
 FENCE = "```"
 
 
 @pytest.fixture
-def run_page(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("PYTHONPATH", str(HERE))
-    pytester.makeini("[pytest]\naddopts = --markdown-docs --markdown-docs-syntax=superfences -p docblocks\n")
+def run_page(pytester: pytest.Pytester):
+    pytester.makeini(
+        "[pytest]\naddopts = --markdown-docs --markdown-docs-syntax=superfences -p llmguide_docs.plugin\n"
+    )
 
-    def run(text: str, *args: str, ruff: bool = False) -> tuple[pytest.RunResult, Path]:
+    def run(text: str, *args: str, ruff: bool = False, inline: bool = True) -> tuple[pytest.RunResult, Path]:
         """Run pytest on a planted page; ruff's part of the lint only where the test is about it."""
         page = pytester.path / "page.md"
         page.write_text(text.replace("'''", FENCE))
         extra = () if ruff else ("--skip-page-ruff",)
-        return pytester.runpytest_subprocess(str(page), "-p", "no:cacheprovider", *extra, *args), page
+        runner = pytester.runpytest_inprocess if inline else pytester.runpytest_subprocess
+        return runner(str(page), "-p", "no:cacheprovider", *extra, *args), page
 
     return run
 
@@ -165,7 +172,7 @@ def test_continuation_does_not_rerun_earlier_blocks(run_page, pytester: pytest.P
 def test_continuation_selected_alone_reruns_its_chain_silently(run_page, pytester: pytest.Pytester):
     text = "# P\n\n'''python\nn = 40\nprint('setup')\n#> setup\n'''\n\n'''{.python continuation}\nprint(n + 2)\n#> 42\n'''\n"
     _, page = run_page(text)
-    result = pytester.runpytest_subprocess(f"{page}::[CodeFence#2][line:9]", "-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess(f"{page}::[CodeFence#2][line:9]", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 
 
@@ -174,7 +181,7 @@ def test_update_outputs_rewrites_the_page(run_page, pytester: pytest.Pytester):
     result, page = run_page(text, "--update-outputs")
     result.assert_outcomes(passed=2)
     assert page.read_text() == "# P\n\n```python\nprint('a')\n#> a\nx = 3\nprint(x)\n#> 3\n```\n"
-    again = pytester.runpytest_subprocess(str(page), "-p", "no:cacheprovider", "--skip-page-ruff")
+    again = pytester.runpytest_inprocess(str(page), "-p", "no:cacheprovider", "--skip-page-ruff")
     again.assert_outcomes(passed=2)
 
 
@@ -195,7 +202,7 @@ def test_missing_dependency_says_what_to_run(pytester: pytest.Pytester, monkeypa
     shadow = pytester.mkdir("shadow")
     (shadow / "matplotlib").mkdir()
     (shadow / "matplotlib" / "__init__.py").write_text("raise ImportError('not installed')\n")
-    monkeypatch.setenv("PYTHONPATH", str(shadow))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(shadow), os.environ.get("PYTHONPATH", "")]))
     (pytester.path / "conftest.py").write_text((HERE.parent / "conftest.py").read_text())
     pytester.makeini("[pytest]\naddopts = --markdown-docs --markdown-docs-syntax=superfences\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
@@ -204,7 +211,7 @@ def test_missing_dependency_says_what_to_run(pytester: pytest.Pytester, monkeypa
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
-# --- Exact, measured and example output (tests/outputs.py) ------------------------------------------------
+# --- Exact, measured and example output (llmguide_docs/outputs.py) ------------------------------------------------
 
 LEGEND_LINK = "Outputs are explained [on the front page](index.md#reading-the-outputs).\n\n"
 
@@ -300,7 +307,7 @@ def test_update_outputs_rewrites_measured_values_and_keeps_tolerances(run_page, 
     assert "#~ loss 5.54 ±0.02 -> 2.31 ±0.05, 614,400 bytes" in body
     assert "#? sample: abc" in body  # an example that printed a line is not a failure: left alone
     assert "#> 7" in body
-    pytester.runpytest_subprocess(str(page), "-p", "no:cacheprovider", "--skip-page-ruff").assert_outcomes(
+    pytester.runpytest_inprocess(str(page), "-p", "no:cacheprovider", "--skip-page-ruff").assert_outcomes(
         passed=2
     )
 
@@ -321,8 +328,6 @@ def test_record_outputs_and_seed_offset(run_page, pytester: pytest.Pytester):
     assert (data["seed_offset"], data["torch_threads"]) == (3, 1)
     (line,) = data["lines"]
     import random
-
-    import torch
 
     expected = [
         1,
@@ -347,7 +352,7 @@ def test_llmguide_from_another_clone_is_refused(pytester: pytest.Pytester):
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
-# --- The pages' code is linted and formatted like the package (tests/pagecode.py) ------------------------
+# --- The pages' code is linted and formatted like the package (llmguide_docs/lint.py) ------------------------
 
 
 def test_ruff_findings_in_a_page_fail_its_lint_naming_the_line(run_page):
@@ -369,11 +374,11 @@ def test_unformatted_block_fails_and_format_pages_fixes_it(run_page, pytester: p
     script = HERE.parent / "scripts" / "format_pages.py"
     subprocess.run([sys.executable, str(script), str(page)], check=True, capture_output=True)
     assert page.read_text() == "# P\n\n```python\nx = [1, 2]\nprint(x)\n#> [1, 2]\n```\n"  # `#>` kept as is
-    pytester.runpytest_subprocess(str(page), "-p", "no:cacheprovider").assert_outcomes(passed=2)
+    pytester.runpytest_inprocess(str(page), "-p", "no:cacheprovider").assert_outcomes(passed=2)
 
 
 def test_prose_numbers_that_no_block_prints_are_a_warning():
-    from docblocks import unprinted_numbers
+    from llmguide_docs.lint import unprinted_numbers
 
     text = (
         "# P\n\nThe loss fell to 2.13, then 1.97, in 2024; 3 of 8 runs.\n\n"
@@ -419,7 +424,7 @@ def test_parallel_run_keeps_a_page_in_one_worker_and_reports_it_whole(run_page):
     # Two workers, as `make test` runs them (--dist loadfile: a file's tests go to one worker, in order):
     # each runs torch at one thread, the page's continued blocks run where the namespace they continue is,
     # and the per-page report, made from the workers' reports, counts what the page holds.
-    result, _ = run_page(CHAIN, "-n", "2", "--dist", "loadfile", "-v")
+    result, _ = run_page(CHAIN, "-n", "2", "--dist", "loadfile", "-v", inline=False)
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
         ["page.md: 3 ran, 0 failed, 0 not run (notest); output lines: 3 exact, 0 measured, 0 examples; * s"]
@@ -430,7 +435,7 @@ def test_parallel_run_keeps_a_page_in_one_worker_and_reports_it_whole(run_page):
 
 def test_record_outputs_refuses_a_parallel_run(run_page, pytester: pytest.Pytester):
     pytest.importorskip("xdist")
-    result, _ = run_page(CHAIN, "-n", "2", "--record-outputs", str(pytester.path / "r.json"))
+    result, _ = run_page(CHAIN, "-n", "2", "--record-outputs", str(pytester.path / "r.json"), inline=False)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--record-outputs gathers every block's lines in one process*"])
 
@@ -442,3 +447,23 @@ def test_control_characters_fail_the_lint_naming_the_line():
     assert [p.split(": ")[0] for p in problems] == ["page.md:3", "page.md:4"], problems
     assert "U+000C" in problems[0] and "U+0009" in problems[1] and "\\frac" in problems[0]
     assert lint_markdown(Path("page.md"), page.replace("\x0c", "\\f").replace("\t", " ")) == []
+
+
+def test_the_site_build_imports_no_pytest():
+    """The MkDocs hooks, every chapter's notebook they make and `make serve`'s script import the harness's page,
+    site and notebook modules, and never pytest or its plugins, which the `docs` extra does not install."""
+    import subprocess
+    import sys
+
+    code = (
+        "import runpy, sys\n"
+        "hooks = runpy.run_path('scripts/mkdocs_hooks.py')\n"
+        "runpy.run_path('scripts/serve.py')\n"
+        "from llmguide_docs import notebook, site\n"
+        "made = [notebook.notebook_json(notebook.chapter_notebook(page)) for page in site.chapters()]\n"
+        "assert made and hooks['placeholder_svg']('x')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pytest', '_pytest', 'pytest_markdown_docs')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=HERE.parent, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -12,7 +12,8 @@ import inspect
 from pathlib import Path
 
 import pytest
-from docblocks import lint_markdown
+
+from llmguide_docs.lint import problems as lint_markdown
 
 SRC = Path(__file__).parents[1] / "src" / "llmguide"
 MODULES = sorted(p for p in SRC.glob("*.py") if p.name != "__main__.py")

@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def page_literal(page: Path, name: str) -> object:
     """The value of the module-level assignment `name = <literal>` in the page's Python blocks."""
-    from docblocks import scan_fences
+    from llmguide_docs.pages import fences
 
-    for fence in scan_fences(page.read_text("utf8")):
+    for fence in fences(page.read_text("utf8")):
         if fence.lang != "python" or f"{name} = " not in "\n".join(fence.body):
             continue
         tree = ast.parse("\n".join(line for line in fence.body if not line.startswith("#")))

@@ -5,7 +5,7 @@
 - Every chapter's notebook is made from the page: the install cell first, one code cell per runnable block in
   the page's order and without output lines, a cell for each figure, the prose in Markdown that Jupyter
   renders. (`make test` also executes each chapter notebook, in place of the page's blocks:
-  `--chapters-as-notebooks`, tests/pagenotebooks.py. The planted pages below prove that mechanism.)
+  `--chapters-as-notebooks`, llmguide_docs/notebook.py. The planted pages below prove that mechanism.)
 - Every chapter ends with 3 to 5 exercises, and its solutions notebook answers each of them.
 """
 
@@ -16,14 +16,15 @@ import re
 import time
 from pathlib import Path
 
-import chapterchecks
 import nbformat
-import outputs
-import pagenotebooks
 import pytest
-from docblocks import OutputMismatch
 
-CHAPTERS = pagenotebooks.chapters()
+from llmguide_docs import chapters as chapterchecks
+from llmguide_docs import notebook as pagenotebooks
+from llmguide_docs import outputs, pages, site
+from llmguide_docs.outputs import OutputMismatch
+
+CHAPTERS = site.chapters()
 SOLUTIONS = sorted(pagenotebooks.SOLUTIONS.glob("*.ipynb"))
 FENCE = "```"
 
@@ -68,13 +69,13 @@ def test_solution_notebook_runs_in_a_fresh_kernel(source: Path, tmp_path: Path, 
 @pytest.mark.parametrize("page", CHAPTERS, ids=_id)
 def test_chapter_ends_with_exercises_and_pairs_its_solutions(page: Path):
     """The exercises, the solutions notebook and its sections: the chapter's structure check
-    (tests/chapterchecks.py, the page's `[structure]` item in `make page`), here for every chapter of the nav."""
+    (llmguide_docs/chapters.py, the page's `[structure]` item in `make page`), here for every chapter of the nav."""
     problems = chapterchecks.chapter_problems(page)
     assert not problems, "\n".join(problems)
 
 
 def test_every_solution_belongs_to_a_chapter_and_is_in_the_nav_under_it():
-    config = pagenotebooks.mkdocs_config()
+    config = site.mkdocs_config()
     stems = {p.stem for p in CHAPTERS}
     assert {p.stem for p in SOLUTIONS} == stems
     seen = set()
@@ -108,7 +109,7 @@ def test_chapter_notebook_follows_its_page(page: Path):
     nbformat.validate(nb)
     roles = [c.metadata.get("llmguide", {}).get("role") for c in nb.cells]
     assert roles[0] == "install" and nb.cells[0].cell_type == "code"
-    blocks = pagenotebooks.page_blocks(page, text)
+    blocks = pages.blocks(page, text)
     cells = [c for c, r in zip(nb.cells, roles, strict=True) if r == "block"]
     assert [c.source for c in cells] == [b.code for b in blocks]
     assert [c.metadata["llmguide"]["line"] for c in cells] == [b.fence.line for b in blocks]
@@ -261,11 +262,10 @@ def test_planted_page_fails_as_a_notebook_where_block_by_block_fails(tmp_path: P
         pagenotebooks.run_chapter_notebook(page, figure_dir=tmp_path, workdir=tmp_path)
 
 
-def test_chapters_as_notebooks_replaces_the_block_items(pytester: pytest.Pytester, monkeypatch):
+def test_chapters_as_notebooks_replaces_the_block_items(pytester: pytest.Pytester):
     """`--chapters-as-notebooks` runs a chapter of the nav as one notebook item; other pages stay block by block."""
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))
     pytester.makeini(
-        "[pytest]\naddopts = --markdown-docs --markdown-docs-syntax=superfences -p docblocks -p pagenotebooks\n"
+        "[pytest]\naddopts = --markdown-docs --markdown-docs-syntax=superfences -p llmguide_docs.plugin\n"
     )
     (pytester.path / "mkdocs.yml").write_text("site_name: t\nnav:\n  - index.md\n  - chapter.md\n")
     docs = pytester.path / "docs"
@@ -273,11 +273,18 @@ def test_chapters_as_notebooks_replaces_the_block_items(pytester: pytest.Pyteste
     page = _plant(docs, PLANTED)
     (docs / "index.md").write_text(f"# Index\n\n{FENCE}python\nprint(1)\n#> 1\n{FENCE}\n")
     start = time.perf_counter()
-    result = pytester.runpytest_subprocess(
-        str(docs), "--chapters-as-notebooks", "--skip-page-ruff", "-p", "no:cacheprovider"
+    result = pytester.runpytest_inprocess(
+        str(docs),
+        "--chapters-as-notebooks",
+        "--skip-page-ruff",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "not structure",
     )
-    # chapter: its notebook item and its lint; index: its block and its lint; the chapter's 3 blocks deselected
-    result.assert_outcomes(passed=4, deselected=3)
+    # chapter: its notebook item and its lint; index: its block and its lint; deselected: the chapter's 3
+    # blocks, and its structure check (-k: the planted chapter is not a whole chapter)
+    result.assert_outcomes(passed=4, deselected=4)
     result.stdout.fnmatch_lines(
         ["*chapter.md: 3 ran as its notebook, 0 failed*", "*index.md: 1 ran, 0 failed*"]
     )

@@ -1,7 +1,7 @@
 """The contributor's checklist, enforced: what a new chapter or module must come with (docs/contributing.md).
 
 Each chapter's own items (nav entry, index row, notebook link, exercises, paired solutions, figures) are
-checked page by page by tests/chapterchecks.py, in `make page` and `make test`; this file checks the site as
+checked page by page by llmguide_docs/chapters.py, in `make page` and `make test`; this file checks the site as
 a whole:
 
 - every chapter of the notes has its row in the table "What each chapter checks" of `docs/index.md`, and every
@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import chapterchecks  # each chapter's own structure check (`make page`); the site-wide checks are here
-from chapterchecks import PART_TWO, table_links
-from pagenotebooks import nav_pages  # the nav's pages, as the notebook build reads mkdocs.yml
+from llmguide_docs import chapters as chapterchecks  # each chapter's own check; the site-wide ones are here
+from llmguide_docs.chapters import PART_TWO, table_links
+from llmguide_docs.site import nav_pages  # the nav's pages, as the notebook build reads mkdocs.yml
 
 ROOT = Path(__file__).parents[1]
 DOCS = ROOT / "docs"
@@ -32,7 +32,7 @@ def test_every_page_in_the_nav_exists():
 
 def part_two_chapters(config: dict | None = None) -> list[str]:
     """The chapters under the nav's section "Beyond the notes" (empty while it has none)."""
-    from pagenotebooks import mkdocs_config
+    from llmguide_docs.site import mkdocs_config
 
     return chapterchecks.part_two_chapters(config or mkdocs_config())
 

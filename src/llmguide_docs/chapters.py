@@ -1,29 +1,12 @@
-"""A chapter's structure, checked in a second: what the contributor's checklist asks of every chapter.
+"""A chapter's structure, checked in a second: what the checklist (docs/contributing.md, "Adding a chapter")
+asks of every chapter.
 
-`chapter_problems(page)` returns, for one chapter page, every item of the checklist (docs/contributing.md,
-"Adding a chapter") that it misses, each as `FILE:LINE: message` (or `FILE: cell N ...` in a notebook, or
-`FILE: message` where there is no line to point at):
-
-- **nav entry**: the page is in mkdocs.yml's nav, with its solutions under it (`"Exercises, solved"`);
-- **index row**: the page has a row in its part's table of `docs/index.md`: "What each chapter checks" for the
-  notes' chapters, "Beyond the notes" for a chapter under the nav's section of that name;
-- **notebook link**: the download link of the chapter's notebook, right under its title;
-- **exercises**: the last section, `## Exercises`, lists 3 to 5 exercises (a numbered list, a bold title
-  each) and links the solutions notebook;
-- **paired solutions notebook**: `docs/solutions/STEM.ipynb` exists, links back to the exercises, has one
-  `## Exercise N` section per exercise (1, 2, ... in order), each of which asserts its answer in its own code,
-  and is committed without outputs;
-- **figures referenced**: each `![alt](figures/NAME.svg)` has alt text and comes after the block that draws
-  it with `save_figure(fig, "NAME")` (the chapter's notebook shows the figure in a cell at that place, so it
-  must be drawn by the cells above). That some block draws it at all is the page lint's check
-  (tests/docblocks.py).
-
-A chapter is a Markdown page directly in the docs folder, other than the introduction and the contributing
-page, whether or not the nav lists it yet (a missing nav entry is one of the problems). The pytest plugin
-part at the end adds one item, `[structure]`, to every chapter page that pytest collects: `make page`
-(`pytest docs/PAGE.md`) and `make test` run it. It reads files only, so it takes well under a second.
-Kept apart from the block harness (docblocks.py) and the notebook runs (pagenotebooks.py) on purpose: it
-needs neither, and either can move without it.
+`chapter_problems(page)` returns each item a chapter page misses, as `FILE:LINE: message` (`FILE: cell N ...`
+in a notebook, `FILE: message` where there is no line): its nav entry with its solutions under it; its row
+in its part's table of `docs/index.md`; the notebook link under its title; `## Exercises` last, with 3 to 5
+numbered exercises and a link to the solutions; the solutions notebook, with one `## Exercise N` section per
+exercise, each asserting its answer, committed without outputs; alt text on each figure, shown after the
+block that draws it. The plugin adds an item `[structure]` to each chapter page pytest collects.
 """
 
 from __future__ import annotations
@@ -35,15 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
+from llmguide_docs import pages, site
 
-NOT_CHAPTERS = {"index.md", "contributing.md"}
 PART_ONE = "What each chapter checks"  # the index's table of the notes' chapters
 PART_TWO = "Beyond the notes"  # the nav section, and the index's table, of the chapters outside the notes
 EXERCISES = "\n## Exercises\n"
 EXERCISE_ITEM = re.compile(r"^\d+\. \*\*", re.M)
 EXERCISE_HEADING = re.compile(r"^## Exercise (\d+)\b")
-FIGURE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?:\./)?figures/(?P<name>[a-z0-9][a-z0-9-]*)\.svg\)")
 MIN_EXERCISES, MAX_EXERCISES = 3, 5
 
 
@@ -52,20 +33,11 @@ MIN_EXERCISES, MAX_EXERCISES = 3, 5
 # ---------------------------------------------------------------------------------------------------------
 
 
-def nav_pages(nav: list) -> list[str]:
-    """Every page a nav (mkdocs.yml's `nav` list, or a section of it) names, in order."""
-    pages: list[str] = []
-    for item in nav:
-        value = next(iter(item.values())) if isinstance(item, dict) else item
-        pages.extend(nav_pages(value) if isinstance(value, list) else [value])
-    return pages
-
-
 def part_two_chapters(config: dict[str, Any]) -> list[str]:
     """The chapters under the nav's section "Beyond the notes" (empty while it has none)."""
     for item in config["nav"]:
         if isinstance(item, dict) and PART_TWO in item:
-            return [p for p in nav_pages(item[PART_TWO]) if p.endswith(".md") and "/" not in p]
+            return [p for p in site.nav_pages({"nav": item[PART_TWO]}) if p.endswith(".md") and "/" not in p]
     return []
 
 
@@ -101,30 +73,6 @@ def exercise_count(page_text: str) -> int:
     if EXERCISES not in page_text:
         return 0
     return len(EXERCISE_ITEM.findall(page_text.split(EXERCISES, 1)[1]))
-
-
-def project_root(page: Path) -> Path | None:
-    """The folder of the nearest mkdocs.yml above `page`."""
-    return next((d for d in Path(page).resolve().parents if (d / "mkdocs.yml").is_file()), None)
-
-
-def _config(root: Path) -> dict[str, Any]:
-    from pagenotebooks import mkdocs_config  # reads `!ENV` tags as their defaults
-
-    return mkdocs_config(root)
-
-
-def docs_dir(root: Path, config: dict[str, Any]) -> Path:
-    return (root / config.get("docs_dir", "docs")).resolve()
-
-
-def is_chapter_page(path: Path) -> bool:
-    """A Markdown page directly in its project's docs folder, other than the introduction and contributing."""
-    path = Path(path).resolve()
-    root = project_root(path)
-    if root is None or path.suffix != ".md" or path.name in NOT_CHAPTERS:
-        return False
-    return path.parent == docs_dir(root, _config(root))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -265,8 +213,7 @@ def exercise_sections(cells: list[dict[str, Any]]) -> list[tuple[int, int, list[
     """(exercise number, index of its heading cell, indices of its code cells) for each `## Exercise N`."""
     sections: list[tuple[int, int, list[int]]] = []
     for i, cell in enumerate(cells):
-        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        m = EXERCISE_HEADING.match(source) if cell["cell_type"] == "markdown" else None
+        m = EXERCISE_HEADING.match(_source(cell)) if cell["cell_type"] == "markdown" else None
         if m:
             sections.append((int(m[1]), i, []))
         elif cell["cell_type"] == "code" and sections:
@@ -336,11 +283,8 @@ def _check_solutions(p: _Project, page: Path, exercises: int) -> list[str]:
 
 
 def _check_figures(p: _Project, page: Path, lines: list[str]) -> list[str]:
-    from docblocks import scan_fences  # the harness's own fence scanner
-
-    text = "\n".join(lines)
-    fences = scan_fences(text)
-    inside = {n for f in fences for n in range(f.line, f.line + len(f.body) + 2)}
+    fences = pages.fences("\n".join(lines))
+    inside = {n for f in fences for n in f.lines}
     drawn: dict[str, int] = {}  # figure -> line of the first block that draws it
     for f in fences:
         for name in re.findall(r"save_figure\([^\n]*[\"']([a-z0-9][a-z0-9-]*)[\"']", "\n".join(f.body)):
@@ -350,7 +294,7 @@ def _check_figures(p: _Project, page: Path, lines: list[str]) -> list[str]:
     for n, line in enumerate(lines, start=1):
         if n in inside:
             continue
-        for m in FIGURE.finditer(line):
+        for m in pages.FIGURE.finditer(line):
             name = m["name"]
             if not m["alt"].strip():
                 problems.append(f"{rel}:{n}: figures/{name}.svg has no alt text: say what the figure shows")
@@ -365,11 +309,11 @@ def _check_figures(p: _Project, page: Path, lines: list[str]) -> list[str]:
 def chapter_problems(page: Path) -> list[str]:
     """Everything the checklist asks of a chapter that `page` misses, each as `FILE:LINE: message`."""
     page = Path(page).resolve()
-    root = project_root(page)
-    if root is None:
+    found = site.project(page)
+    if found is None:
         return [f"{page}: no mkdocs.yml above the page"]
-    config = _config(root)
-    p = _Project(root, docs_dir(root, config), config, (root / "mkdocs.yml").read_text("utf8"))
+    root, config, docs = found
+    p = _Project(root, docs, config, (root / "mkdocs.yml").read_text("utf8"))
     text = page.read_text("utf8")
     lines = text.split("\n")
     problems = _check_nav(p, page)
@@ -380,40 +324,3 @@ def chapter_problems(page: Path) -> list[str]:
     problems += _check_solutions(p, page, n)
     problems += _check_figures(p, page, lines)
     return problems
-
-
-# ---------------------------------------------------------------------------------------------------------
-# pytest: one `[structure]` item per chapter page
-# ---------------------------------------------------------------------------------------------------------
-
-ITEM_NAME = "[structure]"
-
-
-class ChapterStructureError(Exception):
-    pass
-
-
-class ChapterStructureItem(pytest.Item):
-    def runtest(self) -> None:
-        problems = chapter_problems(self.path)
-        if problems:
-            raise ChapterStructureError("\n".join(problems))
-
-    def repr_failure(self, excinfo: Any, style: Any = None) -> str:
-        if isinstance(excinfo.value, ChapterStructureError):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style)
-
-    def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, 0, f"structure of {self.path.name}"
-
-
-class ChapterStructureFile(pytest.File):
-    def collect(self) -> list[ChapterStructureItem]:
-        return [ChapterStructureItem.from_parent(self, name=ITEM_NAME)]
-
-
-def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.suffix == ".md" and parent.config.option.markdowndocs and is_chapter_page(file_path):
-        return ChapterStructureFile.from_parent(parent, path=file_path)
-    return None

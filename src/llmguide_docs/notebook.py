@@ -1,30 +1,13 @@
-"""A chapter's Jupyter notebook, made from its page, and the run that checks it in a fresh kernel.
+"""A chapter's Jupyter notebook, made from its page, and the runs of notebooks in fresh kernels (nbclient).
 
-The page stays the single source: `chapter_notebook(path)` turns it into a notebook whenever one is needed
-(the site build writes them as downloads, `scripts/mkdocs_hooks.py`; the tests make them in memory), so
-nothing kept by hand can drift from the page. The conversion, in page order:
+`chapter_notebook(path)`: the install cell, the prose as Markdown cells (notes as quotes, footnotes as
+references, links to the published site), each runnable block as a code cell without its output lines, and
+a cell showing each figure (docs/contributing.md, "A chapter's notebook is made from its page").
 
-- the first cell installs what the chapter imports, where it is missing (`install_cell`, the one place that
-  says how; the Markdown cell after it explains);
-- the prose becomes Markdown cells, rewritten only where Jupyter renders Markdown differently from the site:
-  `/// note | Title` blocks become quotes, footnotes become numbered references at the end, links to other
-  pages point at the published site, and HTML comments go;
-- every runnable Python block becomes one code cell, without its output lines (`#>`, `#~`, `#?`), so that a
-  notebook shows only what its own run prints and nothing it shows can be stale. A block marked `notest`
-  stays in the prose as a listing, as on the page;
-- a figure the page shows (`![...](figures/NAME.svg)`) becomes a code cell that displays the SVG which the
-  cells above just drew with `save_figure`;
-- math stays `$...$` and `$$...$$`, which Jupyter typesets.
-
-`run_chapter_notebook` executes such a notebook top to bottom in a new kernel (nbclient) and checks what each
-top-level statement printed against the page's output lines, with the harness's own rules
-(`docblocks._check_statement`, tests/outputs.py), so a page run as its notebook is checked as strictly as
-block by block. Two things only the test run adds, outside the notebook's cells: a marker written to stdout
-before each top-level statement (an IPython AST transformer), which splits a cell's output per statement;
-and an empty namespace before each block that does not continue the ones above, as the page promises
-("a block runs on its own"). `make test` runs the chapter pages this way (`--chapters-as-notebooks`, see
-`pytest_collection_modifyitems`) instead of block by block, so that their code runs once; `make page` and
-plain `pytest docs/PAGE.md` still run the blocks one by one.
+`run_chapter_notebook` runs it and checks each top-level statement's output with a `check.Checker`, as block
+by block. Only the test run adds, outside the cells, a marker on stdout before each top-level statement (an
+IPython AST transformer), which splits a cell's output per statement, and an empty namespace before each
+block that does not continue the one above, as the page promises. `run_solution_notebook` runs a solution.
 """
 
 from __future__ import annotations
@@ -34,18 +17,16 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import docblocks
-import outputs
-import pytest
-import yaml
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell
 
-ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs"
-NOT_CHAPTERS = {"index.md", "contributing.md"}
+from llmguide_docs import pages
+from llmguide_docs.check import Checker
+from llmguide_docs.site import DOCS, ROOT, page_url, site_url
+
 # The repository that readers install the package from (first cell); GITHUB_REPOSITORY overrides it on CI.
 REPOSITORY = "llmguide/llmguide"
 # Modules a chapter may import, and what pip installs for each. A chapter importing any other module that is
@@ -67,160 +48,21 @@ MARK = "\x1e"  # stdout marker before each top-level statement (test runs only)
 CELL_TIMEOUT = 600
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Which pages are chapters, and where the site lives
-# ---------------------------------------------------------------------------------------------------------
+LINK = re.compile(r"(?<!!)\]\((?P<target>[^)\s]+)\)")
+FOOTNOTE_DEF = re.compile(r"^\[\^(?P<id>[^\]]+)\]:\s?(?P<text>.*)$")
+FOOTNOTE_REF = re.compile(r"\[\^(?P<id>[^\]]+)\]")
+BLOCK_OPEN = re.compile(r"^///\s*(?P<kind>[\w-]+)\s*(?:\|\s*(?P<title>.*))?$")
 
 
-class _Loader(yaml.SafeLoader):
-    """mkdocs.yml uses `!ENV [NAME, default]`; read it as its default (site_url() reads the variable)."""
-
-
-_Loader.add_constructor(
-    "!ENV",
-    lambda loader, node: loader.construct_sequence(node)[-1] if isinstance(node, yaml.SequenceNode) else None,
-)
-
-
-def mkdocs_config(root: Path = ROOT) -> dict[str, Any]:
-    return yaml.load((root / "mkdocs.yml").read_text("utf8"), Loader=_Loader)
-
-
-def nav_pages(config: dict[str, Any] | None = None) -> list[str]:
-    pages: list[str] = []
-
-    def walk(items: list) -> None:
-        for item in items:
-            value = next(iter(item.values())) if isinstance(item, dict) else item
-            if isinstance(value, list):
-                walk(value)
-            else:
-                pages.append(value)
-
-    walk((config or mkdocs_config())["nav"])
-    return pages
-
-
-def chapter_names(config: dict[str, Any]) -> list[str]:
-    """Chapters: the nav's top-level Markdown pages (no folder) other than the introduction and contributing."""
-    return [p for p in nav_pages(config) if p.endswith(".md") and "/" not in p and p not in NOT_CHAPTERS]
-
-
-def chapters() -> list[Path]:
-    """This project's chapter pages, in nav order."""
-    return [DOCS / p for p in chapter_names(mkdocs_config())]
-
-
-def is_chapter(path: Path) -> bool:
-    """Whether `path` is a chapter of the MkDocs project that holds it (the nearest mkdocs.yml above it)."""
-    path = Path(path).resolve()
-    root = next((d for d in path.parents if (d / "mkdocs.yml").is_file()), None)
-    if root is None:
-        return False
-    config = mkdocs_config(root)
-    docs = (root / config.get("docs_dir", "docs")).resolve()
-    return path.parent == docs and path.name in chapter_names(config)
-
-
-def site_url() -> str:
-    url = os.environ.get("SITE_URL") or mkdocs_config().get("site_url") or "/"
-    return url if url.endswith("/") else url + "/"
+def _code_cell(source: str, cid: str, **meta: Any) -> Any:
+    return new_code_cell(source, id=cid, metadata={"llmguide": meta})
 
 
 def notebook_name(page: Path) -> str:
     return f"{page.stem}.ipynb"
 
 
-def page_url(target: str, base: str) -> str:
-    """The published URL of a link target of a page (`temperature.md#x`, `reference/model.md`, ...)."""
-    path, _, fragment = target.partition("#")
-    if path.endswith(".md"):
-        path = path[: -len(".md")]
-        path = (
-            ""
-            if path in ("index", "")
-            else (path[: -len("/index")] if path.endswith("/index") else path) + "/"
-        )
-    elif path.endswith(".ipynb") and not path.startswith(f"{NOTEBOOK_DIR}/"):
-        path = path[: -len(".ipynb")] + "/"  # a notebook rendered as a page (the solutions)
-    return base + path + (f"#{fragment}" if fragment else "")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Page -> notebook
-# ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Block:
-    """One runnable Python block of a page, with what each of its top-level statements must print."""
-
-    fence: docblocks.Fence
-    continuation: bool
-    code: str  # the block without its output lines: the notebook cell
-    statements: list[ast.stmt]  # in page line numbers
-    shown: list[list[outputs.Expected]] = field(default_factory=list)  # per statement
-
-
-def page_blocks(path: Path, text: str) -> list[Block]:
-    """The runnable Python blocks of a page, as the harness runs them (collected, not `notest`)."""
-    collected = docblocks.collected_fence_lines(text)
-    blocks = []
-    for f in docblocks.scan_fences(text):
-        if f.lang not in docblocks.PYTHON_LANGS or f.line not in collected or f.notest:
-            continue
-        source = "\n".join(f.body)
-        tree = ast.parse(source, filename=str(path))
-        ast.increment_lineno(tree, f.line)  # body line 1 is page line f.line + 1
-        stmts = tree.body
-        shown: list[list[outputs.Expected]] = [[] for _ in stmts]
-        for offset, raw in enumerate(f.body, start=1):
-            if outputs.is_output_line(raw):
-                lineno = f.line + offset
-                owner = next((i for i in reversed(range(len(stmts))) if stmts[i].lineno <= lineno), None)
-                if owner is None:
-                    raise docblocks.OutputMismatch(
-                        f"{path}:{lineno}: an output line comes before any statement."
-                    )
-                shown[owner].append(outputs.parse_output_line(lineno, raw))
-        code = "\n".join(line for line in f.body if not outputs.is_output_line(line)).strip("\n")
-        blocks.append(Block(f, "continuation" in f.options, code, stmts, shown))
-    return blocks
-
-
-FIGURE_LINE = re.compile(r"^\s*!\[(?P<alt>[^\]]*)\]\((?:\./)?figures/(?P<name>[a-z0-9][a-z0-9-]*)\.svg\)\s*$")
-LINK = re.compile(r"(?<!!)\]\((?P<target>[^)\s]+)\)")
-
-
-def shown_figures(text: str) -> list[str]:
-    """The figures a page shows (`![...](figures/NAME.svg)` on a line of its own, outside fences), in order."""
-    fenced = {n for f in docblocks.scan_fences(text) for n in range(f.line, f.line + len(f.body) + 2)}
-    return [
-        m["name"]
-        for n, line in enumerate(text.split("\n"), start=1)
-        if n not in fenced and (m := FIGURE_LINE.match(line))
-    ]
-
-
-FOOTNOTE_DEF = re.compile(r"^\[\^(?P<id>[^\]]+)\]:\s?(?P<text>.*)$")
-FOOTNOTE_REF = re.compile(r"\[\^(?P<id>[^\]]+)\]")
-BLOCK_OPEN = re.compile(r"^///\s*(?P<kind>[\w-]+)\s*(?:\|\s*(?P<title>.*))?$")
-INFO_BRACES = re.compile(r"^\{\s*\.?(?P<lang>[\w+-]+)[^}]*\}$")
-
-
-def _code_cell(source: str, cid: str, **meta: Any) -> Any:
-    import nbformat
-
-    return nbformat.v4.new_code_cell(source, id=cid, metadata={"llmguide": meta} if meta else {})
-
-
-def _markdown_cell(source: str, cid: str) -> Any:
-    import nbformat
-
-    return nbformat.v4.new_markdown_cell(source, id=cid)
-
-
-def chapter_imports(blocks: list[Block]) -> list[str]:
+def chapter_imports(blocks: list[pages.Block]) -> list[str]:
     """Top-level modules the chapter imports that are not in Python's standard library, in a fixed order."""
     found = set()
     for block in blocks:
@@ -233,7 +75,7 @@ def chapter_imports(blocks: list[Block]) -> list[str]:
     unknown = [m for m in third_party if m not in PIP_NAME]
     if unknown:
         raise ValueError(
-            f"the page imports {unknown}, which tests/pagenotebooks.py's PIP_NAME does not say how to install"
+            f"the page imports {unknown}, which llmguide_docs/notebook.py's PIP_NAME does not say how to install"
         )
     return third_party
 
@@ -306,23 +148,21 @@ def _rewrite_links(line: str, base: str, page: Path) -> str:
         target = m["target"]
         if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
             if target.startswith("#"):
-                return f"]({page_url(page.name + target, base)})"
+                return f"]({page_url(page.name + target, base, NOTEBOOK_DIR)})"
             return m.group(0)
-        return f"]({page_url(target, base)})"
+        return f"]({page_url(target, base, NOTEBOOK_DIR)})"
 
     return LINK.sub(fix, line)
 
 
 def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = None) -> Any:
     """The notebook of a chapter page: see the module docstring for what becomes what."""
-    import nbformat
-
     path = Path(path)
     text = path.read_text("utf8") if text is None else text
     base = site_url()
-    blocks = page_blocks(path, text)
+    blocks = pages.blocks(path, text)
     by_line = {b.fence.line: b for b in blocks}
-    fences = {f.line: f for f in docblocks.scan_fences(text)}
+    fences = {f.line: f for f in pages.fences(text)}
     lines = text.split("\n")
 
     cells: list[Any] = []
@@ -337,7 +177,7 @@ def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = N
         body = "\n".join(prose).strip("\n")
         prose.clear()
         if body.strip() and not re.fullmatch(r"(>\s*\n?)*", body):
-            cells.append(_markdown_cell(body, cid()))
+            cells.append(new_markdown_cell(body, id=cid()))
 
     title = next((line[2:].strip() for line in lines if line.startswith("# ")), path.stem)
     cells.append(_code_cell(install_cell(chapter_imports(blocks), ref), cid(), role="install"))
@@ -360,10 +200,7 @@ def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = N
                     _code_cell(b.code, cid(), role="block", line=f.line, continuation=b.continuation)
                 )
             else:  # a listing: shown, not run (notest, shell, console, ...)
-                info = f.info
-                m = INFO_BRACES.match(info)
-                if m:
-                    info = m["lang"]
+                info = (f.lang or "") if f.info.startswith("{") else f.info
                 fence_mark = re.match(r"^\s*(`{3,}|~{3,})", line)[1]
                 prose.append(quote + fence_mark + info)
                 prose.extend(quote + body_line for body_line in f.body)
@@ -421,7 +258,7 @@ def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = N
             prose.append(("> " * sum(kind != "tab" for kind in open_blocks)).rstrip())  # still in the quote
             n += 1
             continue
-        fig = FIGURE_LINE.match(line)
+        fig = pages.FIGURE_LINE.match(line)
         if fig:
             flush()
             cells.append(
@@ -454,7 +291,7 @@ def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = N
         for i, key in enumerate(order, start=1):
             body = " ".join(part for part in footnotes.get(key, ["(missing)"]) if part)
             notes.append(f"{i}. {_rewrite_links(body, base, path)}")
-        cells.append(_markdown_cell("\n".join(notes), cid()))
+        cells.append(new_markdown_cell("\n".join(notes), id=cid()))
 
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata = {
@@ -467,8 +304,6 @@ def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = N
 
 
 def notebook_json(nb: Any) -> str:
-    import nbformat
-
     return nbformat.writes(nb) + "\n"
 
 
@@ -548,7 +383,6 @@ def execute_notebook(
     cells in `fresh_before` (indices) start from an empty namespace.
     """
     from nbclient.exceptions import CellExecutionError
-    from nbformat.v4 import new_code_cell
 
     client = _client(nb, cwd, timeout)
     start = time.perf_counter()
@@ -602,8 +436,6 @@ def run_solution_notebook(source: Path, *, workdir: Path) -> tuple[float, Any]:
     caller writes the executed copy (`write_executed_copy`) once every check of the run has passed, so that
     a failed check leaves no copy that `make solutions` would take as up to date.
     """
-    import nbformat
-
     nb = nbformat.read(source, as_version=4)
     try:
         seconds = execute_notebook(nb, cwd=workdir, env=kernel_env(workdir / "figures"))
@@ -614,8 +446,6 @@ def run_solution_notebook(source: Path, *, workdir: Path) -> tuple[float, Any]:
 
 def write_executed_copy(source: Path, nb: Any) -> Path:
     """Write the executed notebook where the site build (and `make solutions`) look for it; return the path."""
-    import nbformat
-
     target = executed_copy(source)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
@@ -624,17 +454,19 @@ def write_executed_copy(source: Path, nb: Any) -> Path:
     return target
 
 
-def run_chapter_notebook(path: Path, *, figure_dir: Path | None, workdir: Path) -> tuple[float, Any]:
+def run_chapter_notebook(
+    path: Path, *, figure_dir: Path | None, workdir: Path, checker: Checker | None = None
+) -> tuple[float, Any]:
     """Execute the chapter's notebook in a new kernel; check each statement's output against the page.
 
-    Raises `docblocks.OutputMismatch` (page line, diff) on the first statement whose output differs from the
+    Raises `OutputMismatch` (page line, diff) on the first statement whose output differs from the
     page's lines, as the page harness would, or `NotebookCellError` for a cell that raised (with the page line
-    of its block). Under `--update-outputs` the harness's edits are recorded instead, and written at the end
-    of the session. Returns the seconds taken and the executed notebook.
+    of its block). A `checker` in update or record mode gathers edits or records instead. Returns the seconds taken and the executed notebook.
     """
     text = path.read_text("utf8")
     nb = chapter_notebook(path, text)
-    blocks = page_blocks(path, text)
+    blocks = pages.blocks(path, text)
+    checker = checker or Checker()
     code_cells = [i for i, c in enumerate(nb.cells) if c.metadata.get("llmguide", {}).get("role") == "block"]
     assert len(code_cells) == len(blocks), "one code cell per runnable block"
     fresh = {i for i, b in zip(code_cells, blocks, strict=True) if not b.continuation}
@@ -651,89 +483,6 @@ def run_chapter_notebook(path: Path, *, figure_dir: Path | None, workdir: Path) 
     for index, block in zip(code_cells, blocks, strict=True):
         printed = split_statements(_stdout(nb.cells[index]), len(block.statements))
         for stmt, got, shown in zip(block.statements, printed, block.shown, strict=True):
-            docblocks._check_statement(path, stmt, got, list(shown))
+            checker.check(path, stmt, got, list(shown))
     strip_marks(nb)
     return seconds, nb
-
-
-# ---------------------------------------------------------------------------------------------------------
-# pytest: `--chapters-as-notebooks`
-# ---------------------------------------------------------------------------------------------------------
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.getgroup("llmguide docs").addoption(
-        "--chapters-as-notebooks",
-        action="store_true",
-        default=False,
-        help="run each chapter page as its notebook in a fresh kernel (one test per chapter, every statement's "
-        "output checked against the page) instead of block by block; the page's lint still runs",
-    )
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # The kernel inherits the thread count (OMP_NUM_THREADS, set by the harness) but not the harness's
-    # in-process seed shifting: refuse rather than measure a spread that is not there.
-    if config.getoption("--chapters-as-notebooks") and config.getoption("--seed-offset"):
-        raise pytest.UsageError(
-            "--seed-offset shifts seeds in the test process only: run the pages block by block"
-        )
-
-
-class ChapterNotebookItem(pytest.Item):
-    def runtest(self) -> None:
-        import tempfile
-
-        figures = Path(os.environ.get("LLMGUIDE_FIGURE_DIR") or (DOCS / "figures"))
-        with tempfile.TemporaryDirectory() as tmp:
-            seconds, _ = run_chapter_notebook(self.path, figure_dir=figures, workdir=Path(tmp))
-        self.user_properties.append(("notebook_seconds", seconds))
-        self.user_properties.append(("blocks", len(page_blocks(self.path, self.path.read_text("utf8")))))
-
-    def repr_failure(self, excinfo: Any, style: Any = None) -> str:
-        if isinstance(excinfo.value, (docblocks.OutputMismatch, NotebookCellError)):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style)
-
-    def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, 0, f"{self.path.name} as a notebook"
-
-
-class ChapterNotebookFile(pytest.File):
-    def collect(self) -> list[ChapterNotebookItem]:
-        return [ChapterNotebookItem.from_parent(self, name="[notebook]")]
-
-
-def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    config = parent.config
-    if (
-        file_path.suffix == ".md"
-        and config.getoption("--chapters-as-notebooks")
-        and config.option.markdowndocs
-        and is_chapter(file_path)
-    ):
-        return ChapterNotebookFile.from_parent(parent, path=file_path)
-    return None
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under --chapters-as-notebooks, a chapter's blocks run in its notebook item: deselect the block items."""
-    if not config.getoption("--chapters-as-notebooks"):
-        return
-    from pytest_markdown_docs.plugin import MarkdownInlinePythonItem
-
-    as_notebook = {item.path for item in items if isinstance(item, ChapterNotebookItem)}
-    keep, drop = [], []
-    for item in items:
-        (drop if isinstance(item, MarkdownInlinePythonItem) and item.path in as_notebook else keep).append(
-            item
-        )
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
-        docblocks.note_run_as_notebook({str(p) for p in as_notebook})
-    # The chapters' notebooks are the suite's longest tests: run them first (with their pages' lint items), so
-    # that under pytest-xdist (`make test`, with --no-loadscope-reorder) the workers start on them and the many
-    # short tests fill in around them, instead of one worker finishing a chapter alone at the end.
-    first = [item for item in items if item.path in as_notebook]
-    items[:] = first + [item for item in items if item.path not in as_notebook]

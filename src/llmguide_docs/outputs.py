@@ -1,20 +1,10 @@
 """The three kinds of output line a page shows under a statement, and how each is compared.
 
-A page shows what a statement prints in comment lines under it. The prefix says how the line is checked:
-
-- `#> text`  **exact**: deterministic computation (formulas, counts, tables, seeded sampling from fixed
-  logits). Compared character for character, trailing spaces aside.
-- `#~ text`  **measured**: downstream of training, or a timing. Every number written with a tolerance,
-  `2.13 ±0.05` (absolute) or `614 ±5%` (relative to the shown value), passes when the printed number lies
-  within it. Numbers without a tolerance, and all the words, must match exactly (runs of spaces count as
-  one, so that a column may widen). A measured line declares at least one tolerance.
-- `#? text`  **example**: one run's output, such as text sampled from a trained model. The statement must
-  print a line there; its characters are not compared. Example lines that end a statement's output stand
-  for everything it prints from there on, however many lines (sampled text may contain line breaks). The
-  page asserts the properties that matter.
-
-The reader sees the prefixes and the tolerances in the rendered code, and the guide's front page explains
-them (`index.md#reading-the-outputs`).
+`#> text` exact (character for character, trailing spaces aside); `#~ text` measured (each number written
+with a tolerance, `2.13 ±0.05` or `614 ±5%`, within it; the other numbers and the words exactly, runs of
+spaces as one); `#? text` example (one run's output: a line must be printed there, not compared; example
+lines that end a statement's output stand for all it prints from there on). docs/contributing.md has the
+contributor's view; the front page (`index.md#reading-the-outputs`) the reader's.
 """
 
 from __future__ import annotations
@@ -35,6 +25,10 @@ TOLERANCE = re.compile(r"\s*±\s*(?P<value>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)
 
 class MalformedOutput(ValueError):
     """An output line whose tolerance cannot be read."""
+
+
+class OutputMismatch(AssertionError):
+    """A statement printed something other than its output lines say (or the lines cannot be read)."""
 
 
 @dataclass(frozen=True)
