@@ -64,7 +64,7 @@ def test_the_recall_learning_rate_figure_draws_the_recorded_sweep() -> None:
 
 def test_the_evaluation_chapter_carries_the_recorded_variance() -> None:
     record = json.loads((ROOT / "experiments" / "results" / "evaluation_variance.json").read_text())
-    shown = page_literal(ROOT / "drafts" / "evaluation.md", "RECORDED")
+    shown = page_literal(ROOT / "docs" / "evaluation.md", "RECORDED")
     expected = {
         "seeds": {
             int(seed): (round(r["accuracy"], 3), round(r["low"], 3), round(r["high"], 3))
@@ -78,5 +78,5 @@ def test_the_evaluation_chapter_carries_the_recorded_variance() -> None:
         "draws": tuple(round(a, 3) for a in record["draws"]),
     }
     assert shown == expected
-    page = (ROOT / "drafts" / "evaluation.md").read_text("utf8")
+    page = (ROOT / "docs" / "evaluation.md").read_text("utf8")
     assert record["command"].removeprefix("python ").split(" --json")[0] in " ".join(page.split())

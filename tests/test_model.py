@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from llmguide.model import GPT, GPTConfig, KVCache, attention, attention_weights, causal_mask
+from llmguide.model import GPT, GPTConfig, KVCache, attention, attention_weights, causal_mask, eval_logits
 
 TINY = dict(vocab_size=64, block_size=16, n_layer=2, n_head=2, n_embd=32)
 
@@ -409,3 +409,28 @@ def test_training_step_runs_nanogpts_operators_plus_only_the_id_checks():
             "aten.bitwise_and_": 1,
         }
     ), extra
+
+
+def test_eval_logits_is_the_eval_mode_forward_without_gradients_and_restores_the_mode() -> None:
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(block_size=8, vocab_size=32, n_layer=1, n_head=2, n_embd=16, dropout=0.5)).train()
+    idx = torch.randint(0, 32, (3, 8))
+    logits = eval_logits(model, idx)
+    assert model.training  # put back
+    assert not logits.requires_grad and logits.grad_fn is None
+    model.eval()
+    with torch.no_grad():
+        reference, _ = model(idx)  # what scoring by hand does: dropout off, no graph
+    assert torch.equal(logits, reference)
+    model.train()
+
+    class Broken(torch.nn.Module):
+        def forward(self, idx: torch.Tensor) -> tuple[torch.Tensor, None]:
+            raise RuntimeError("boom")
+
+    broken = Broken().train()
+    with pytest.raises(RuntimeError, match="boom"):
+        eval_logits(broken, idx)
+    assert broken.training  # put back even when the forward pass raises
+    with pytest.raises(TypeError, match="model"):
+        eval_logits("not a model", idx)  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from llmguide.model import IGNORE_INDEX
+from llmguide.model import IGNORE_INDEX, eval_logits
 from llmguide.validate import check_instance, check_int, check_real
 
 __all__ = [
@@ -200,19 +200,6 @@ def _context_length(model: torch.nn.Module, block_size: int | None) -> int:
     return int(context)
 
 
-def _logits(model: torch.nn.Module, idx: torch.Tensor) -> torch.Tensor:
-    """The model's logits for `idx`, in eval mode and without gradients; the model's mode is put back."""
-    device = next(model.parameters(), torch.empty(0)).device
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            logits, _ = model(idx.to(device))
-    finally:
-        model.train(was_training)
-    return logits.float()
-
-
 def _check_tokens(name: str, tokens: object) -> torch.Tensor:
     """A 1-D integer tensor, or a sequence of ints, as an int64 tensor."""
     if isinstance(tokens, torch.Tensor):
@@ -291,7 +278,7 @@ def heldout_loss(
         y[w, : chunk.numel() - 1] = chunk[1:]
     total = 0.0
     for start in range(0, n_windows, batch_size):
-        logits = _logits(model, x[start : start + batch_size])
+        logits = eval_logits(model, x[start : start + batch_size]).float()
         targets = y[start : start + batch_size].to(logits.device)
         total += float(
             F.cross_entropy(
@@ -382,7 +369,7 @@ def continuation_logprobs(
             x[r, :length] = seq[:-1]
             y[r, length - n : length] = seq[-n:]  # only the continuation's tokens are scored
         scored = y != IGNORE_INDEX  # the softmax is taken only where a continuation token is scored
-        logits = _logits(model, x).cpu()[scored].double()
+        logits = eval_logits(model, x).cpu()[scored].double()
         picked = torch.log_softmax(logits, dim=-1).gather(1, y[scored].unsqueeze(1)).squeeze(1)
         row = torch.arange(len(chunk)).unsqueeze(1).expand_as(y)[scored]
         out[start : start + len(chunk)] = torch.zeros(len(chunk), dtype=torch.float64).index_add_(

@@ -59,6 +59,7 @@ __all__ = [
     "attention_weights",
     "causal_mask",
     "check_targets",
+    "eval_logits",
 ]
 
 IGNORE_INDEX = -1
@@ -698,6 +699,49 @@ def check_targets(targets: torch.Tensor, idx: torch.Tensor, vocab_size: int, syn
     check_token_ids(
         "targets", targets, vocab_size=vocab_size, dim=idx.dim(), ignore_index=IGNORE_INDEX, sync=sync
     )
+
+
+def eval_logits(model: nn.Module, idx: torch.Tensor) -> torch.Tensor:
+    """Return a model's logits for `idx`, computed in eval mode and without gradients.
+
+    What scoring a model needs, as opposed to training it: dropout off (`model.eval()`), no autograd graph
+    (`torch.no_grad()`), and the model left in the mode it was in, even when the forward pass raises. `idx`
+    is moved to the device of the model's parameters; the logits stay there, in the model's dtype.
+
+    For example, a GPT in training mode, with dropout, gives the same logits twice, and stays in training
+    mode:
+
+    ```python
+    import torch
+    from llmguide.model import GPT, GPTConfig, eval_logits
+
+    model = GPT(GPTConfig(block_size=8, n_layer=1, n_head=1, n_embd=8, dropout=0.5)).train()
+    idx = torch.tensor([[1, 2, 3]])
+    first, second = eval_logits(model, idx), eval_logits(model, idx)
+    print(tuple(first.shape), torch.equal(first, second), first.requires_grad, model.training)
+    #> (1, 3, 256) True False True
+    ```
+
+    Args:
+        model: a module whose `forward(idx)` returns `(logits, ...)`, such as `GPT` or `llmguide.rnn.LSTM`.
+        idx: token ids, shape `(B, T)`, as the model's `forward` takes them.
+
+    Returns:
+        The logits, shape `(B, T, vocab_size)`, on the model's device, detached.
+
+    Raises:
+        TypeError: `model` is not a `torch.nn.Module`.
+    """
+    check_instance("model", model, nn.Module, "a torch.nn.Module")
+    device = next(model.parameters(), torch.empty(0)).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits, *_ = model(idx.to(device))
+    finally:
+        model.train(was_training)
+    return logits
 
 
 def _kind(value: object) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from llmguide.model import IGNORE_INDEX
+from llmguide.model import IGNORE_INDEX, eval_logits
 from llmguide.prompts import check_line, check_prefixes, few_shot
 from llmguide.validate import check_batch_request, check_instance, check_int
 
@@ -468,20 +468,13 @@ class ParityEpisodes:
         for i, row in enumerate(ids):
             idx[i, : len(row)] = torch.tensor(row)
         last = torch.tensor([len(row) - 1 for row in ids])
-        device = next(model.parameters(), torch.empty(0)).device
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                logits, _ = model(idx.to(device))
-        finally:
-            model.train(was_training)
+        logits = eval_logits(model, idx)
         if logits.shape[-1] != self.vocab_size:
             raise ValueError(
                 f"model gives {logits.shape[-1]} logits per position, but the task has vocab_size="
                 f"{self.vocab_size} token ids"
             )
-        answer_logits = logits[torch.arange(len(ids)), last.to(device), len(self.items) :]
+        answer_logits = logits[torch.arange(len(ids)), last.to(logits.device), len(self.items) :]
         return torch.log_softmax(answer_logits.float(), dim=-1).cpu()
 
     def answers(self, model: torch.nn.Module, prompts: Sequence[str]) -> list[str]:
