@@ -3,7 +3,9 @@
 `docs/transformers.md` plots the recall budget check from `experiments/results/recall_budget.json` (written by
 `experiments/recall_budget.py --json`) without rerunning it. This test reads the page's `RECORDED` literal
 and the JSON record, and fails when one changed without the other. The same holds for the learning-rate sweep
-of the recall experiment, `experiments/results/recall_fixed.json` (written by `experiments/recall_sweep.py`).
+of the recall experiment, `experiments/results/recall_fixed.json` (written by `experiments/recall_sweep.py`),
+and for the learning rates of LoRA and full fine-tuning that `docs/fine-tuning.md` carries as `SWEEP`
+(`experiments/results/lora_rates.json`, written by `experiments/lora_rates.py`).
 """
 
 from __future__ import annotations
@@ -80,3 +82,23 @@ def test_the_evaluation_chapter_carries_the_recorded_variance() -> None:
     assert shown == expected
     page = (ROOT / "drafts" / "evaluation.md").read_text("utf8")
     assert record["command"].removeprefix("python ").split(" --json")[0] in " ".join(page.split())
+
+
+def test_the_fine_tuning_chapter_carries_the_recorded_learning_rate_sweep() -> None:
+    record = json.loads((ROOT / "experiments" / "results" / "lora_rates.json").read_text())
+    page = ROOT / "docs" / "fine-tuning.md"
+    expected = {
+        name: {
+            float(lr): tuple(
+                (round(r["accuracy"], 2), None if r["corpus"] is None else round(r["corpus"], 2))
+                for _, r in sorted(by_seed.items(), key=lambda item: int(item[0]))
+            )
+            for lr, by_seed in by_lr.items()
+        }
+        for name, by_lr in record["runs"].items()
+        if name != "pre-trained"
+    }
+    assert page_literal(page, "SWEEP") == expected
+    assert page_literal(page, "SWEEP_ALPHA") == record["alpha"]
+    text = " ".join(page.read_text("utf8").replace("\n# ", " ").split())
+    assert record["command"].removeprefix("python ").split(" --json")[0] in text  # the page names the command
