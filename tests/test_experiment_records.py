@@ -3,8 +3,9 @@
 `docs/transformers.md` plots the recall budget check from `experiments/results/recall_budget.json` (written by
 `experiments/recall_budget.py --json`) without rerunning it. This test reads the page's `RECORDED` literal
 and the JSON record, and fails when one changed without the other. The same holds for the learning-rate sweep
-of the recall experiment, `experiments/results/recall_fixed.json` (written by `experiments/recall_sweep.py`),
-and for the learning rates of LoRA and full fine-tuning that `docs/fine-tuning.md` carries as `SWEEP`
+of the recall experiment, `experiments/results/recall_fixed.json` (written by `experiments/recall_sweep.py`), its
+moving-query check, `experiments/results/recall_moving.json` (`recall_sweep.py --part moving`), and the learning
+rates of LoRA and full fine-tuning that `docs/fine-tuning.md` carries as `SWEEP`
 (`experiments/results/lora_rates.json`, written by `experiments/lora_rates.py`).
 """
 
@@ -102,3 +103,32 @@ def test_the_fine_tuning_chapter_carries_the_recorded_learning_rate_sweep() -> N
     assert page_literal(page, "SWEEP_ALPHA") == record["alpha"]
     text = " ".join(page.read_text("utf8").replace("\n# ", " ").split())
     assert record["command"].removeprefix("python ").split(" --json")[0] in text  # the page names the command
+
+
+def test_the_moving_query_check_carries_the_recorded_sweep() -> None:
+    record = json.loads((ROOT / "experiments" / "results" / "recall_moving.json").read_text())
+    page = ROOT / "docs" / "transformers.md"
+    n_pos = len(record["positions"])
+
+    def by_distance(by_pos: dict[str, list[float]]) -> tuple[float, ...]:
+        """Accuracy at each distance, averaged over the query positions."""
+        return tuple(
+            round(sum(accs[i] for accs in by_pos.values()) / n_pos, 2)
+            for i in range(len(record["distances"]))
+        )
+
+    expected = {
+        lr: {int(seed): by_distance(by_pos) for seed, by_pos in by_seed.items()}
+        for lr, by_seed in record["transformer"]["accuracy"].items()
+    }
+    assert page_literal(page, "MOVING_RATES") == expected
+    assert page_literal(page, "MOVING_DISTANCES") == tuple(record["distances"])
+    assert page_literal(page, "MOVING_LSTM") == {
+        int(seed): by_distance(by_pos) for seed, by_pos in record["LSTM"]["accuracy"]["1e-01"].items()
+    }
+    grid = record["transformer"]["grid"]
+    assert page_literal(page, "MOVING_BEST") == record["transformer"]["best"]
+    assert grid[0] != record["transformer"]["best"] != grid[-1]  # inside the grid
+    assert len(record["grid_seeds"]) >= 3  # every rate over at least three seeds
+    command = record["command"].removeprefix("python ").split(" --json")[0]
+    assert command in " ".join(page.read_text("utf8").replace("\n# ", " ").split())  # the page names it
