@@ -4,8 +4,9 @@
 `experiments/recall_budget.py --json`) without rerunning it. This test reads the page's `RECORDED` literal
 and the JSON record, and fails when one changed without the other. The same holds for the learning-rate sweep
 of the recall experiment, `experiments/results/recall_fixed.json` (written by `experiments/recall_sweep.py`), its
-moving-query check, `experiments/results/recall_moving.json` (`recall_sweep.py --part moving`), and the LoRA
-ranks over seeds of `docs/fine-tuning.md`, `experiments/results/lora_rank.json` (`experiments/lora_rank.py`).
+moving-query check, `experiments/results/recall_moving.json` (`recall_sweep.py --part moving`), and the learning
+rates of LoRA and full fine-tuning that `docs/fine-tuning.md` carries as `SWEEP`
+(`experiments/results/lora_rates.json`, written by `experiments/lora_rates.py`).
 """
 
 from __future__ import annotations
@@ -84,22 +85,24 @@ def test_the_evaluation_chapter_carries_the_recorded_variance() -> None:
     assert record["command"].removeprefix("python ").split(" --json")[0] in " ".join(page.split())
 
 
-def test_the_fine_tuning_chapter_carries_the_recorded_lora_seeds() -> None:
-    record = json.loads((ROOT / "experiments" / "results" / "lora_rank.json").read_text())
+def test_the_fine_tuning_chapter_carries_the_recorded_learning_rate_sweep() -> None:
+    record = json.loads((ROOT / "experiments" / "results" / "lora_rates.json").read_text())
     page = ROOT / "docs" / "fine-tuning.md"
     expected = {
-        name: {int(seed): (round(r["accuracy"], 2), round(r["corpus"], 2)) for seed, r in by_seed.items()}
-        for name, by_seed in record["runs"].items()
-        if name != "base"
+        name: {
+            float(lr): tuple(
+                (round(r["accuracy"], 2), None if r["corpus"] is None else round(r["corpus"], 2))
+                for _, r in sorted(by_seed.items(), key=lambda item: int(item[0]))
+            )
+            for lr, by_seed in by_lr.items()
+        }
+        for name, by_lr in record["runs"].items()
+        if name != "pre-trained"
     }
-    assert page_literal(page, "LORA_SEEDS") == expected
-    assert page_literal(page, "LORA_BASE_CORPUS") == tuple(
-        round(r["corpus"], 2) for r in record["runs"]["base"].values()
-    )
-    # the page runs what the record ran: its learning rates and steps, and the command it names
-    assert (record["full_lr"], record["lora_lr"], record["steps"]) == (3e-3, 1e-2, 150)
-    command = record["command"].removeprefix("python ").split(" --json")[0]
-    assert command in " ".join(page.read_text("utf8").replace("\n# ", " ").split())  # the page names it
+    assert page_literal(page, "SWEEP") == expected
+    assert page_literal(page, "SWEEP_ALPHA") == record["alpha"]
+    text = " ".join(page.read_text("utf8").replace("\n# ", " ").split())
+    assert record["command"].removeprefix("python ").split(" --json")[0] in text  # the page names the command
 
 
 def test_the_moving_query_check_carries_the_recorded_sweep() -> None:
