@@ -52,6 +52,7 @@ KEY_TERMS = {
     "memory": "ZeRO",
     "scaling-laws": "Chinchilla",
     "tokens": "SentencePiece",
+    "serving": "roofline",
     "fine-tuning": "DPO",
 }
 SOLUTIONS_QUERY = "Exercises, solved"
