@@ -86,7 +86,10 @@ def compare(hf, ours, batch: int, prompt_len: int, new_tokens: int, rounds: int)
     same = torch.equal(a, b)
     wall = {"hf": [], "ours": []}
     cpu = {"hf": [], "ours": []}
-    runs = {"hf": lambda: hf_generate(hf, prompt, new_tokens), "ours": lambda: our_generate(ours, prompt, new_tokens)}
+    runs = {
+        "hf": lambda: hf_generate(hf, prompt, new_tokens),
+        "ours": lambda: our_generate(ours, prompt, new_tokens),
+    }
     for r in range(rounds):
         for name in ("hf", "ours") if r % 2 == 0 else ("ours", "hf"):
             w, c = time.perf_counter(), time.process_time()
@@ -108,7 +111,10 @@ def profile(hf, ours, batch: int, prompt_len: int, new_tokens: int) -> None:
     from torch.profiler import profile as torch_profile
 
     prompt = torch.randint(50257, (batch, prompt_len), generator=torch.Generator().manual_seed(batch))
-    for name, fn in (("hf", lambda: hf_generate(hf, prompt, new_tokens)), ("ours", lambda: our_generate(ours, prompt, new_tokens))):
+    for name, fn in (
+        ("hf", lambda: hf_generate(hf, prompt, new_tokens)),
+        ("ours", lambda: our_generate(ours, prompt, new_tokens)),
+    ):
         fn()
         with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
             fn()
@@ -133,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     import transformers
 
     print(f"torch {torch.__version__}, transformers {transformers.__version__}")
-    print("| threads | batch | same tokens | HF/ours wall (min) | (median) | HF/ours CPU (min) | ours ms/token | HF ms/token |")
+    print(
+        "| threads | batch | same tokens | HF/ours wall (min) | (median) | HF/ours CPU (min) | ours ms/token | HF ms/token |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     ok = True
     for threads in args.threads:
