@@ -53,6 +53,7 @@ KEY_TERMS = {
     "scaling-laws": "Chinchilla",
     "tokens": "SentencePiece",
     "evaluation": "HellaSwag",
+    "serving": "roofline",
     "fine-tuning": "DPO",
 }
 SOLUTIONS_QUERY = "Exercises, solved"

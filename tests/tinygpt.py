@@ -21,8 +21,8 @@ def random_model(seed: int = 0, **overrides: object) -> GPT:
     config = dict(vocab_size=64, block_size=BLOCK, n_layer=2, n_head=2, n_embd=32)
     model = GPT(GPTConfig(**{**config, **overrides}))
     with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0.0, 0.1)
+        for p in model.parameters():  # drawn in the order of the shape, whatever the parameter's strides
+            p.copy_(torch.empty(p.shape).normal_(0.0, 0.1))
     return model.eval()
 
 

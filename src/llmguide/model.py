@@ -14,7 +14,9 @@ tanh approximation; the two differ by less than 1e-3 anywhere.
 - `attention_weights` and `attention`: softmax(Q K^T / sqrt(d)) V, spelled out. The model itself calls
   `torch.nn.functional.scaled_dot_product_attention`, which computes the same thing with fused kernels
   (flash attention on CUDA) and is tested equal to `attention`.
-- `CausalSelfAttention`, `MLP`, `Block`: one pre-LayerNorm transformer block.
+- `CausalSelfAttention`, `MLP`, `Block`: one pre-LayerNorm transformer block. In a `GPT` their four linear
+  layers and the head store the weight input-major (`input_major`): GPT-2's `Conv1D` layout in memory under
+  `nn.Linear`'s shape, with which a CPU decodes faster.
 - `Cache`: what the model asks of a KV cache (`positions`, `update`, `advance`, `reset`), and `KVCache`, the
   plain one: the keys and values of the positions already seen, so that generation does one position's work
   per new token. `llmguide.decode.StaticKVCache` is the other, with fixed shapes for CUDA graphs.
@@ -60,6 +62,7 @@ __all__ = [
     "causal_mask",
     "check_targets",
     "eval_logits",
+    "input_major",
 ]
 
 IGNORE_INDEX = -1
@@ -363,6 +366,40 @@ class KVCache:
         return end
 
 
+def input_major(linear: nn.Linear) -> nn.Linear:
+    """Store `linear`'s weight input-major, as GPT-2's `Conv1D` does, keeping its `(out, in)` shape.
+
+    `nn.Linear` computes `x @ weight.T`. With the weight stored row by row, `(out_features, in_features)`,
+    the matrix library gets a transposed operand; stored column by column (strides `(1, out_features)`),
+    `weight.T` is an ordinary row-major `(in, out)` matrix, the layout Hugging Face's GPT-2 multiplies by.
+    On a CPU decoding at batch 1, where each step is one vector times each matrix, that layout ran the
+    blocks' matrix products about a quarter faster, and GPT-2 small's head nearly twice as fast
+    (`benchmarks/decode_hf.py`; `benchmarks/RESULTS.md`).
+    Nothing else changes: the shape, the state dict's names and shapes, `load_state_dict`, `.to()` and
+    optimisers all keep or accept the strides.
+
+    For example:
+
+    ```python
+    from torch import nn
+    from llmguide.model import input_major
+
+    layer = input_major(nn.Linear(3, 2))
+    print(tuple(layer.weight.shape), layer.weight.stride(), layer.weight.t().is_contiguous())
+    #> (2, 3) (1, 2) True
+    ```
+
+    Args:
+        linear: the layer; its weight is replaced by an equal parameter with the new strides.
+
+    Returns:
+        The same layer.
+    """
+    check_instance("linear", linear, nn.Linear, "a torch.nn.Linear")
+    linear.weight = nn.Parameter(linear.weight.detach().t().contiguous().t())
+    return linear
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention: every position attends to itself and the positions before it.
 
@@ -525,6 +562,13 @@ class GPT(nn.Module):
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight"):  # the projections that add into the residual stream
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+        # Input-major weights (see `input_major`), after the init, so that a seed gives the same weights; the
+        # tied head too, whose (vocab_size, n_embd) matrix is a quarter of GPT-2 small's bytes.
+        for block in self.transformer.h:
+            for linear in (block.attn.c_attn, block.attn.c_proj, block.mlp.c_fc, block.mlp.c_proj):
+                input_major(linear)
+        input_major(self.lm_head)
+        self.transformer.wte.weight = self.lm_head.weight  # tied again, to the new parameter
 
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, nn.Linear):

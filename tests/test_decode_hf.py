@@ -1,0 +1,56 @@
+"""llmguide's GPT decodes the same greedy tokens as Hugging Face's GPT2LMHeadModel holding the same weights.
+
+The independent truth is `transformers`' GPT-2 (`Conv1D` layers, its own attention and cache). The weights
+are random (nothing is downloaded) and wide (std 0.1, as tests/tinygpt.py explains), at a small shape, with
+the exact GELU (`activation_function="gelu"`), which is llmguide's. `benchmarks/decode_hf.py` makes the same
+check at GPT-2 small's shape before timing both.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from llmguide.generation import generate
+from llmguide.model import GPT, GPTConfig
+
+transformers = pytest.importorskip("transformers")
+
+CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+
+
+def pair(seed: int = 0) -> tuple[torch.nn.Module, GPT]:
+    config = transformers.GPT2Config(
+        vocab_size=97, n_positions=32, n_embd=48, n_layer=3, n_head=4, activation_function="gelu"
+    )
+    torch.manual_seed(seed)
+    hf = transformers.GPT2LMHeadModel(config).eval()
+    with torch.no_grad():
+        for p in hf.parameters():
+            p.normal_(0.0, 0.1)
+    hf.generation_config.eos_token_id = None
+    hf.generation_config.pad_token_id = 0
+    ours = GPT(GPTConfig(vocab_size=97, block_size=32, n_layer=3, n_head=4, n_embd=48)).eval()
+    state = {k: v.t() if k.endswith(CONV1D) else v for k, v in hf.state_dict().items()}
+    state = {k: v for k, v in state.items() if not k.endswith((".attn.bias", ".attn.masked_bias"))}
+    ours.load_state_dict(state)
+    return hf, ours
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_greedy_tokens_equal_hugging_face_generate(batch: int) -> None:
+    hf, ours = pair()
+    prompt = torch.randint(97, (batch, 5), generator=torch.Generator().manual_seed(batch))
+    with torch.no_grad():
+        theirs = hf.generate(
+            prompt,
+            attention_mask=torch.ones_like(prompt),
+            max_new_tokens=20,
+            min_new_tokens=20,
+            do_sample=False,
+            use_cache=True,
+        )
+        assert torch.allclose(ours(prompt)[0], hf(prompt).logits, atol=1e-4)
+    assert torch.equal(generate(ours, prompt, 20, temperature=0), theirs)
+    # the weights are not all alike: another seed's model decodes other tokens
+    assert not torch.equal(generate(pair(seed=1)[1], prompt, 20, temperature=0), theirs)
