@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+import transformers  # a test dependency: a broken install must fail here, not skip
 
 from llmguide.generation import generate
 from llmguide.model import GPT, GPTConfig
-
-transformers = pytest.importorskip("transformers")
 
 CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 
