@@ -373,7 +373,7 @@ class _AtenCounter(TorchDispatchMode):
 
 def test_training_step_runs_nanogpts_operators_plus_only_the_id_checks():
     # The speed claim against nanoGPT (benchmarks/train_step.py) rests on this: one training step of the
-    # llmguide GPT runs exactly the aten operators of Karpathy's nanoGPT model.py (benchmarks/nanogpt.py, the
+    # llmguide GPT runs the aten operators of Karpathy's nanoGPT model.py (benchmarks/nanogpt.py, the
     # baseline), plus the few of its input check (ids and targets inside the vocabulary, without a device
     # sync on accelerators). A timing gap between the two is then noise, not work.
     spec = importlib.util.spec_from_file_location(
@@ -394,7 +394,10 @@ def test_training_step_runs_nanogpts_operators_plus_only_the_id_checks():
             loss.backward()
             optimizer.step()
         ops[name] = counter.ops
-    assert ops["nanoGPT"] - ops["llmguide"] == collections.Counter()  # nothing of nanoGPT's is missing
+    # Nothing of nanoGPT's is missing but transposes, which are views (no arithmetic, no copy): llmguide's GPT
+    # stores its weights input-major (`input_major`), so autograd transposes some of them fewer times.
+    missing = ops["nanoGPT"] - ops["llmguide"]
+    assert set(missing) <= {"aten.t"}, missing
     # ids: (idx < 0) | (idx >= vocab), any(), read on the host; the same for the targets, where -1 is allowed.
     # Each reads B x T integers once: against the step's matrix products, O(B T C^2), nothing.
     extra = ops["llmguide"] - ops["nanoGPT"]
