@@ -1,7 +1,8 @@
 """Two processes with DistributedDataParallel train exactly like one process with the same global batch.
 
-The test launches this file twice as a script: once alone, and once under `torch.distributed.run` with two
-CPU processes (backend gloo). Each run trains the same tiny GPT from the same seed for a few steps and writes
+The test launches this file twice as a script: once alone, and once as two CPU processes (backend gloo) set
+up as `torchrun` sets them up (RANK, WORLD_SIZE, LOCAL_RANK), meeting through a file instead of torchrun's
+TCP store (see `_launch`). Each run trains the same tiny GPT from the same seed for a few steps and writes
 its loss history as JSON. With two processes each one trains on half of every global batch and the gradients
 are averaged, so the updates are the same as with the whole batch in one process. They differ only in float
 rounding (the batch mean is summed in another order), which is why the losses are compared to a relative
@@ -62,11 +63,10 @@ def _run(args: list[str], tmp_path: Path) -> None:
         k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR")
     }
     env["OMP_NUM_THREADS"] = "1"
-    # On timeout this ends torchrun and its workers (which run in sessions of their own) and fails the test
-    # saying so, instead of leaving an orphaned worker behind (tests/processes.py). The run takes about 15 s;
-    # a hang is retried once: torchrun picks its free ports by binding and releasing them, and under the
-    # parallel test run another process (a notebook kernel picks its ports the same way) can take one in
-    # between, which leaves the rendezvous waiting. A real deadlock in training hangs both times.
+    # On timeout this ends the launcher and its workers and fails the test saying so, instead of leaving an
+    # orphaned worker behind (tests/processes.py). The run takes about 10 s; a hang is retried once. No port is
+    # picked in advance any more (torchrun's were, and a notebook kernel of the parallel run could take one in
+    # between): the workers meet through a file, and gloo's own connections bind to ports the system assigns.
     try:
         result = run_bounded([sys.executable, *args], timeout=90, cwd=tmp_path, env=env)
     except pytest.fail.Exception as first:
@@ -78,7 +78,7 @@ def _run(args: list[str], tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(
     sys.platform == "win32",
-    reason="torchrun under tests/processes.py's process groups is POSIX-only (docs/contributing.md)",
+    reason="the workers under tests/processes.py's process groups are POSIX-only (docs/contributing.md)",
 )
 def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Path) -> None:
     pytest.importorskip("torch.distributed")
@@ -88,17 +88,7 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Pa
         pytest.skip("this torch build has no gloo backend")
     script = str(Path(__file__).resolve())
     _run([script, str(tmp_path / "single.json")], tmp_path)
-    _run(
-        [
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node=2",
-            "--standalone",
-            script,
-            str(tmp_path / "ddp.json"),
-        ],
-        tmp_path,
-    )
+    _run([script, str(tmp_path / "ddp.json"), "--processes", "2"], tmp_path)
     single = json.loads((tmp_path / "single-rank0.json").read_text())
     rank0 = json.loads((tmp_path / "ddp-rank0.json").read_text())
     rank1 = json.loads((tmp_path / "ddp-rank1.json").read_text())
@@ -115,5 +105,36 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path: Pa
     assert single["train_loss"][-1] < single["train_loss"][0] - 0.3
 
 
-if __name__ == "__main__":  # the worker, launched by the test above
+def _launch(out: Path, world_size: int) -> int:
+    """Start `world_size` workers of this script as torchrun would set them up, and wait for all of them.
+
+    The rendezvous is a file in the output's folder (`init_method="file://..."`), not torchrun's TCP store on a
+    port picked in advance: under load, a torchrun launch here hung now and then (a run in three, with the
+    machine's two cores busy), and neither its agent nor a port is needed to test DDP's arithmetic.
+    """
+    import subprocess
+
+    store = out.with_name(f"{out.stem}-rendezvous")
+    workers = []
+    for rank in range(world_size):
+        env = {**os.environ, "WORLD_SIZE": str(world_size), "RANK": str(rank), "LOCAL_RANK": str(rank)}
+        env["LLMGUIDE_TEST_RENDEZVOUS"] = f"file://{store}"
+        workers.append(subprocess.Popen([sys.executable, __file__, str(out)], env=env))
+    return max(w.wait() for w in workers)
+
+
+if __name__ == "__main__":  # the worker (or, with --processes N, the launcher), run by the test above
+    if len(sys.argv) == 4 and sys.argv[2] == "--processes":
+        sys.exit(_launch(Path(sys.argv[1]), int(sys.argv[3])))
+    if "LLMGUIDE_TEST_RENDEZVOUS" in os.environ:  # train() then finds the group made and uses it
+        import torch.distributed as dist
+
+        dist.init_process_group(
+            "gloo",
+            init_method=os.environ["LLMGUIDE_TEST_RENDEZVOUS"],
+            rank=int(os.environ["RANK"]),
+            world_size=int(os.environ["WORLD_SIZE"]),
+        )
     _train_and_dump(Path(sys.argv[1]))
+    if "LLMGUIDE_TEST_RENDEZVOUS" in os.environ:
+        dist.destroy_process_group()
