@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
+from recall_budget import cpu_name  # the CPU's model name, as lscpu prints it
 
 from llmguide.evaluate import bootstrap_interval, paired_difference
 from llmguide.model import GPT, GPTConfig
@@ -106,21 +105,13 @@ def main() -> None:
             + " ".join(map(str, args.seeds))
             + " --json",
             "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-            "machine": platform.processor() or platform.machine(),
+            "machine": cpu_name(),
             "torch": torch.__version__,
             "shots": SHOTS,
             "items": len(base),
             "seeds": {str(s): {k: v for k, v in r.items() if k != "scores"} for s, r in seeds.items()},
             "draws": draws,
         }
-        try:
-            cpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-            record["machine"] = next(
-                (line.split(":", 1)[1].strip() for line in cpu.splitlines() if line.startswith("Model name")),
-                record["machine"],
-            )
-        except OSError:
-            pass
         path = Path(__file__).parent / "results" / "evaluation_variance.json"
         path.write_text(json.dumps(record, indent=2) + "\n")
         print("wrote", path)

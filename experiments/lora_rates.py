@@ -30,13 +30,12 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import platform
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
+from recall_budget import cpu_name  # the CPU's model name, as lscpu prints it
 
 from llmguide.data import corpus_data
 from llmguide.instruct import CaseTask
@@ -118,7 +117,7 @@ def main() -> None:
             + " ".join(map(str, args.seeds))
             + " --json",
             "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-            "machine": platform.processor() or platform.machine(),
+            "machine": cpu_name(),
             "torch": torch.__version__,
             "threads": args.threads,
             "alpha": ALPHA,
@@ -126,14 +125,6 @@ def main() -> None:
             "long_steps": LONG,
             "runs": runs,
         }
-        try:
-            cpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-            record["machine"] = next(
-                (line.split(":", 1)[1].strip() for line in cpu.splitlines() if line.startswith("Model name")),
-                record["machine"],
-            )
-        except OSError:
-            pass
         path = Path(__file__).parent / "results" / "lora_rates.json"
         if set(args.parts) != {"short", "long"} and path.exists():  # one part: merge into the record
             old = json.loads(path.read_text())
