@@ -49,6 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from decode_hf import CONV1D
 from gpu_required import refuse_without_cuda
 
 from llmguide.decode import StaticKVCache, generate_fast
@@ -153,9 +154,7 @@ def hf_model(model: GPT) -> torch.nn.Module | None:
     with torch.no_grad():
         for name, p in hf.named_parameters():  # the tied head/embedding matrix is listed once
             src = ours[name]
-            if name.endswith(
-                ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
-            ):
+            if name.endswith(CONV1D):
                 src = src.t()
             p.copy_(src)
     hf.llmguide_version = transformers.__version__

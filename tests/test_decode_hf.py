@@ -8,6 +8,9 @@ check at GPT-2 small's shape before timing both.
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 import torch
 import transformers  # a test dependency: a broken install must fail here, not skip
@@ -15,7 +18,12 @@ import transformers  # a test dependency: a broken install must fail here, not s
 from llmguide.generation import generate
 from llmguide.model import GPT, GPTConfig
 
-CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+# The conversion of a GPT2LMHeadModel state dict to GPT's layouts, from the benchmark that times the two.
+_spec = importlib.util.spec_from_file_location(
+    "decode_hf", Path(__file__).parents[1] / "benchmarks" / "decode_hf.py"
+)
+decode_hf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(decode_hf)
 
 
 def pair(seed: int = 0) -> tuple[torch.nn.Module, GPT]:
@@ -30,9 +38,7 @@ def pair(seed: int = 0) -> tuple[torch.nn.Module, GPT]:
     hf.generation_config.eos_token_id = None
     hf.generation_config.pad_token_id = 0
     ours = GPT(GPTConfig(vocab_size=97, block_size=32, n_layer=3, n_head=4, n_embd=48)).eval()
-    state = {k: v.t() if k.endswith(CONV1D) else v for k, v in hf.state_dict().items()}
-    state = {k: v for k, v in state.items() if not k.endswith((".attn.bias", ".attn.masked_bias"))}
-    ours.load_state_dict(state)
+    ours.load_state_dict(decode_hf.hf_state_dict_to_gpt(hf.state_dict()))
     return hf, ours
 
 
