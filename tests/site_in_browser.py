@@ -9,7 +9,7 @@ not collect it. Every page is served from 127.0.0.1 and opened in headless Chrom
 - no request to another host: the guide works offline and tells no third party who reads it (requests the
   browser makes for its own sake, such as update checks, are not the page's and never reach these handlers);
 - the math is typeset: every `.arithmatex` element (the pages' math, and the notebook pages' after
-  scripts/mkdocs_hooks.py) holds KaTeX's output, KaTeX reported no error, and no `$...$` is left raw in a
+  llmguide_docs/hooks.py) holds KaTeX's output, KaTeX reported no error, and no `$...$` is left raw in a
   notebook's Markdown cell; a page whose source has math (a Markdown page marked up by arithmatex, a
   notebook whose Markdown cells hold `$...$`) shows typeset math, and a page without any is not asked for it
   (a `$` in the HTML is no sign: mkdocs-jupyter's CSS has `content:"$"`);
@@ -30,7 +30,6 @@ import io
 import json
 import os
 import shutil
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,8 +186,7 @@ def source_has_math(rel: str, html: str) -> bool:
         return False
     import nbformat
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from mkdocs_hooks import notebook_math  # the hook that wraps it decides what is math
+    from llmguide_docs.hooks import notebook_math  # the hook that wraps it decides what is math
 
     return bool(notebook_math(nbformat.read(source, as_version=4)))
 
