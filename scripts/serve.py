@@ -2,9 +2,9 @@
 
 Usage: python scripts/serve.py [--addr 127.0.0.1:8000]
 
-1. Starts `mkdocs serve` (live reload) right away. Under `serve`, scripts/mkdocs_hooks.py shows a placeholder
-   for each figure not drawn yet and each solution notebook without its outputs; `--no-strict` keeps it
-   serving through warnings.
+1. Starts `mkdocs serve` (live reload) right away. Under `serve`, the hooks (src/llmguide_docs/hooks.py) show
+   a placeholder for each figure not drawn yet and each solution notebook without its outputs; `--no-strict`
+   keeps it serving through warnings.
 2. Waits for the first answer (HTTP 200) and prints the address: `mkdocs serve` mounts the site under the path
    of `site_url` in mkdocs.yml (`/llmguide/`), so that is where it answers.
 3. Then, one job at a time and in the order of the nav, it runs what the figures and the solutions need,

@@ -1,25 +1,20 @@
 """The built site in a real browser: Playwright driving the system's Chromium (no browser download).
 
-Run after the build, on the built site (`make test` and `make check-site` do, through
-`scripts/browser_check.py site`): `pytest tests/site_in_browser.py` with LLMGUIDE_SITE pointing at the site
-(default `site/`). The file is not named `test_*.py`, so the unit-test run, which comes before the build, does
-not collect it. Every page is served from 127.0.0.1 and opened in headless Chromium:
+Run on the built site by `scripts/browser_check.py site` (`make test`, `make check-site`), LLMGUIDE_SITE
+pointing at it (default `site/`); not named `test_*.py`, so the unit tests, run before the build, skip it.
+Every page, served from 127.0.0.1 and opened in headless Chromium, has:
 
-- no console error and no uncaught exception;
-- no request to another host: the guide works offline and tells no third party who reads it (requests the
-  browser makes for its own sake, such as update checks, are not the page's and never reach these handlers);
-- the math is typeset: every `.arithmatex` element (the pages' math, and the notebook pages' after
-  scripts/mkdocs_hooks.py) holds KaTeX's output, KaTeX reported no error, and no `$...$` is left raw in a
-  notebook's Markdown cell; a page whose source has math (a Markdown page marked up by arithmatex, a
-  notebook whose Markdown cells hold `$...$`) shows typeset math, and a page without any is not asked for it
-  (a `$` in the HTML is no sign: mkdocs-jupyter's CSS has `content:"$"`);
-- every image is decoded;
-- search: a query for each chapter's key term lists that chapter, and one for the solutions lists them all;
-- the palette toggle switches to the dark scheme and back, and the figures keep their contrast in the dark;
-- every chapter's notebook link downloads a valid notebook made from that chapter.
+- no console error, no uncaught exception and no request to another host: the guide works offline and tells
+  no third party who reads it (the browser's own requests, such as update checks, never reach the handler);
+- its math typeset: every `.arithmatex` element (the pages' math, and the notebook pages' after
+  llmguide_docs/hooks.py) holds KaTeX's output without error, no `$...$` is left raw in a notebook's Markdown
+  cell, and a page whose source has math shows some (a `$` in the HTML is no sign: mkdocs-jupyter's CSS has
+  `content:"$"`);
+- every image decoded, and on a chapter, a link under its title that downloads a valid notebook of it.
 
-Where no Chromium or Chrome is installed the whole file is skipped with a notice, unless REQUIRE_BROWSER=1
-(CI sets it), where that is a failure.
+Search lists each chapter for its key term, and every solutions page; the palette switches to the dark scheme
+and back, the figures keeping their contrast. Where no Chromium or Chrome is installed the file is skipped
+with a notice, unless REQUIRE_BROWSER=1 (CI sets it), where that fails.
 """
 
 from __future__ import annotations
@@ -27,16 +22,19 @@ from __future__ import annotations
 import functools
 import http.server
 import io
-import json
 import os
 import shutil
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import nbformat
+import numpy as np
 import pytest
+from PIL import Image
+
+from llmguide_docs.hooks import notebook_math  # the hook that wraps the math decides what is math
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(os.environ.get("LLMGUIDE_SITE") or ROOT / "site").resolve()
@@ -44,7 +42,7 @@ SITE = Path(os.environ.get("LLMGUIDE_SITE") or ROOT / "site").resolve()
 DOCS = Path(os.environ.get("LLMGUIDE_DOCS") or ROOT / "docs").resolve()
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 BROWSER = next((path for name in BROWSERS if (path := shutil.which(name))), None)
-# A chapter's key term, and a query that finds the solutions pages.
+# A chapter's key term, which the search must find it by.
 KEY_TERMS = {
     "transformers": "LSTM",
     "prompting": "few-shot",
@@ -56,23 +54,17 @@ KEY_TERMS = {
     "serving": "roofline",
     "fine-tuning": "DPO",
 }
-SOLUTIONS_QUERY = "Exercises, solved"
 MIN_CONTRAST = 4.5  # WCAG AA for text: ink against the figure's own background
 
 if BROWSER is None:
+    missing = f"no Chromium or Chrome is installed (tried {', '.join(BROWSERS)})"
     if os.environ.get("REQUIRE_BROWSER"):
-        pytest.fail(
-            f"REQUIRE_BROWSER is set, but no Chromium or Chrome is installed (tried {BROWSERS})",
-            pytrace=False,
-        )
-    pytest.skip(
-        f"browser check skipped: no Chromium or Chrome installed (tried {', '.join(BROWSERS)}); CI runs it",
-        allow_module_level=True,
-    )
+        pytest.fail(f"REQUIRE_BROWSER is set, but {missing}", pytrace=False)
+    pytest.skip(f"browser check skipped: {missing}; CI runs it", allow_module_level=True)
 if not (SITE / "index.html").is_file():
     pytest.fail(f"no built site at {SITE}: build it first (make build)", pytrace=False)
 
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, Route, sync_playwright  # noqa: E402
 
 PAGES = sorted(p.relative_to(SITE).as_posix() for p in SITE.rglob("*.html") if p.name != "404.html")
 CHAPTERS = sorted(KEY_TERMS)
@@ -97,77 +89,53 @@ def origin() -> Iterator[str]:
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
         # The system's browser: Playwright downloads none. --no-sandbox: CI runs as root.
-        b = p.chromium.launch(executable_path=BROWSER, args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
+        yield p.chromium.launch(executable_path=BROWSER, args=["--no-sandbox", "--disable-gpu"])
 
 
 class Visit:
-    """One page, opened in a new tab of the session's browser context, with what it logged and requested."""
+    """A page in a browser context of its own (so in the light scheme), with what it logged and what it asked
+    of other hosts: every request of the context goes through `route`, and none leaves 127.0.0.1."""
 
-    def __init__(self, context: BrowserContext, origin: str) -> None:
-        self.origin = origin
-        self.errors: list[str] = []
-        self.foreign: list[str] = []
-        self.page: Page = context.new_page()
+    def __init__(self, browser: Browser, origin: str) -> None:
+        self.origin, self.errors, self.foreign = origin, [], []  # errors: logged; foreign: requests elsewhere
+        self.context = browser.new_context(accept_downloads=True)
+        self.context.route("**/*", self.route)
+        self.page: Page = self.context.new_page()
         self.page.on(
             "console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None
         )
         self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
 
-    def open(self, rel: str) -> Page:
-        url = f"{self.origin}/{rel[: -len('index.html')] if rel.endswith('index.html') else rel}"
-        self.page.goto(url, wait_until="load")  # scripts have run: KaTeX typesets on DOMContentLoaded
-        return self.page
-
-
-@pytest.fixture(scope="session")
-def context(browser: Browser, origin: str) -> Iterator[tuple[BrowserContext, list[Visit]]]:
-    """One browser context for the session (a new tab per test); every request goes through `route`."""
-    context = browser.new_context(accept_downloads=True)
-    current: list[Visit] = []
-
-    def route(route) -> None:
-        parts = urlsplit(route.request.url)
-        if parts.scheme in ("http", "https") and f"{parts.scheme}://{parts.netloc}" != origin:
-            if current:
-                current[-1].foreign.append(route.request.url)
+    def route(self, route: Route) -> None:
+        url = route.request.url
+        if url.startswith(("http://", "https://")) and not url.startswith(f"{self.origin}/"):
+            self.foreign.append(url)
             route.abort()  # offline: never wait on another host
         else:
             route.continue_()
 
-    context.route("**/*", route)
-    context.add_init_script(
-        "try { localStorage.clear() } catch (e) {}"
-    )  # each page starts in the light scheme
-    yield context, current
-    context.close()
+    def open(self, rel: str) -> Page:
+        self.page.goto(f"{self.origin}/{rel.removesuffix('index.html')}", wait_until="load")
+        return self.page  # "load": scripts have run, and KaTeX typesets on DOMContentLoaded
 
 
 @pytest.fixture
-def visit(context: tuple[BrowserContext, list[Visit]], origin: str) -> Iterator[Visit]:
-    browser_context, current = context
-    v = Visit(browser_context, origin)
-    current.append(v)
-    try:
-        yield v
-    finally:
-        current.remove(v)
-        v.page.close()
+def visit(browser: Browser, origin: str) -> Iterator[Visit]:
+    v = Visit(browser, origin)
+    yield v
+    v.context.close()
 
 
 # Every element of a page with math, typeset; the notebook cells with no raw `$...$` left.
 _MATH = """() => {
-  const math = [...document.querySelectorAll('.arithmatex')];
-  const raw = math.filter(e => !e.querySelector('.katex')).map(e => e.textContent.slice(0, 60));
-  const errors = [...document.querySelectorAll('.katex-error')].map(e => e.textContent.slice(0, 60));
-  const cells = [...document.querySelectorAll('.jupyter-wrapper .jp-RenderedMarkdown')];
-  const dollars = cells.flatMap(c => {
+  const all = selector => [...document.querySelectorAll(selector)], text = e => e.textContent.slice(0, 60);
+  const math = all('.arithmatex'), raw = math.filter(e => !e.querySelector('.katex')).map(text);
+  const dollars = all('.jupyter-wrapper .jp-RenderedMarkdown').flatMap(c => {
     const copy = c.cloneNode(true);
     copy.querySelectorAll('.katex, code, pre').forEach(e => e.remove());
     return (copy.textContent.match(/\\$[^$\\s][^$]*\\$/g) || []).map(m => m.slice(0, 60));
   });
-  return {count: math.length, raw, errors, dollars};
+  return {count: math.length, raw, errors: all('.katex-error').map(text), dollars};
 }"""
 
 _IMAGES = """async () => Promise.all([...document.images].map(async img => {
@@ -180,33 +148,21 @@ def source_has_math(rel: str, html: str) -> bool:
     """Whether the source of a built page has math: arithmatex's markup, or `$...$` in a notebook's cells."""
     if 'class="arithmatex"' in html:
         return True
-    if "jupyter-wrapper" not in html:
-        return False
-    source = DOCS / f"{rel[: -len('/index.html')]}.ipynb"  # solutions/NAME/index.html <- solutions/NAME.ipynb
-    if not source.is_file():
-        return False
-    import nbformat
-
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from mkdocs_hooks import notebook_math  # the hook that wraps it decides what is math
-
-    return bool(notebook_math(nbformat.read(source, as_version=4)))
+    # A notebook page, solutions/NAME/index.html, made from solutions/NAME.ipynb.
+    source = DOCS / f"{rel.removesuffix('/index.html')}.ipynb"
+    return "jupyter-wrapper" in html and source.is_file() and bool(notebook_math(nbformat.read(source, 4)))
 
 
 def check_notebook_download(page: Page, stem: str) -> None:
     """The chapter's link right under its title downloads a valid notebook made from that chapter."""
-    import nbformat
-
     link = page.locator(f"a[download][href$='notebooks/{stem}.ipynb']")
     assert link.count() == 1, f"{stem}: one download link to its notebook"
     assert link.bounding_box()["y"] < page.locator("h1").bounding_box()["y"] + 200  # right under the title
-    with page.expect_download() as info:
+    with page.expect_download() as download:
         link.click()
-    download = info.value
-    assert download.suggested_filename == f"{stem}.ipynb"
-    text = Path(download.path()).read_text("utf8")
-    assert json.loads(text)["nbformat"] == 4
-    nb = nbformat.reads(text, as_version=4)
+    assert download.value.suggested_filename == f"{stem}.ipynb"
+    nb = nbformat.read(download.value.path(), as_version=nbformat.NO_CONVERT)
+    assert nb.nbformat == 4
     nbformat.validate(nb)
     assert nb.metadata["llmguide"]["page"] == f"{stem}.md"
     assert nb.cells[0].metadata["llmguide"]["role"] == "install"
@@ -223,28 +179,22 @@ def test_page_loads_cleanly(visit: Visit, rel: str):
     assert not math["errors"], f"{rel}: KaTeX could not typeset: {math['errors']}"
     assert not math["dollars"], f"{rel}: raw $...$ math in a notebook cell: {math['dollars']}"
     has_math = source_has_math(rel, (SITE / rel).read_text("utf8"))
-    if has_math:
-        assert math["count"] > 0, (
-            f"{rel}: the page's source has math, but the page has no typeset math element"
-        )
+    assert math["count"] > 0 or not has_math, f"{rel}: its source has math, but none is typeset"
     broken = [src[:80] for src in page.evaluate(_IMAGES) if src]
     assert not broken, f"{rel}: images that did not decode: {broken}"
-    stem = rel.split("/")[0]
-    if stem in CHAPTERS and rel == f"{stem}/index.html":  # a chapter: its notebook downloads
+    if (stem := rel.removesuffix("/index.html")) in CHAPTERS:  # a chapter: its notebook downloads
         check_notebook_download(page, stem)
     if rel.startswith("solutions/"):  # a notebook page: its Markdown cells' math, and its figures' outputs
-        if has_math:
-            assert page.locator(".jupyter-wrapper .arithmatex .katex").count() > 0, rel
+        assert not has_math or page.locator(".jupyter-wrapper .arithmatex .katex").count() > 0, rel
         assert page.locator(".jupyter-wrapper .jp-OutputArea-output img").count() > 0, rel
 
 
 @pytest.fixture(scope="module")
-def search_page(context: tuple[BrowserContext, list[Visit]], origin: str) -> Iterator[Page]:
+def search_page(browser: Browser, origin: str) -> Iterator[Page]:
     """The front page, opened once for every query: the search index loads once."""
-    v = Visit(context[0], origin)
-    page = v.open("index.html")
-    yield page
-    page.close()
+    v = Visit(browser, origin)
+    yield v.open("index.html")
+    v.context.close()
 
 
 def _search(page: Page, query: str) -> list[str]:
@@ -276,7 +226,7 @@ def test_search_finds_each_chapter_by_its_key_term(search_page: Page, stem: str)
 
 
 def test_search_finds_the_solutions(search_page: Page):
-    paths = _search(search_page, SOLUTIONS_QUERY)
+    paths = _search(search_page, "Exercises, solved")  # the title of each solutions page
     found = {stem for stem in CHAPTERS for p in paths if p.rstrip("/").endswith(f"solutions/{stem}")}
     assert found == set(CHAPTERS), paths
 
@@ -287,9 +237,6 @@ def figure_contrast(png: bytes) -> float:
     The ink is the darkest half percent of the pixels: axes, lines and labels. A figure drawn with dark ink on
     a transparent background, shown on the dark scheme, has both dark: a ratio near 1.
     """
-    import numpy as np
-    from PIL import Image
-
     rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float) / 255
     linear = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
     luminance = (linear @ np.array([0.2126, 0.7152, 0.0722])).ravel()
@@ -301,31 +248,24 @@ def figure_contrast(png: bytes) -> float:
 @pytest.mark.parametrize("rel", ["temperature/index.html", "solutions/temperature/index.html"])
 def test_dark_mode_switches_the_scheme_and_keeps_figures_readable(visit: Visit, rel: str):
     page = visit.open(rel)
-    scheme = lambda: page.evaluate("document.body.getAttribute('data-md-color-scheme')")  # noqa: E731
-    assert scheme() == "default"
+    assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") == "default"
     page.locator("label[title='Switch to dark mode']").first.click()
     page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'slate'")
-    figures = page.locator(".md-content img")
-    assert figures.count() > 0
-    for i in range(figures.count()):
-        figure = figures.nth(i)
-        figure.scroll_into_view_if_needed()
-        contrast = figure_contrast(figure.screenshot())
+    figures = page.locator(".md-content img").all()
+    assert figures
+    for i, figure in enumerate(figures):
+        contrast = figure_contrast(figure.screenshot())  # scrolled into view first
         assert contrast >= MIN_CONTRAST, f"{rel}: figure {i} has contrast {contrast:.1f} in the dark scheme"
     page.locator("label[title='Switch to light mode']").first.click()
     page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'default'")
 
 
 def test_the_contrast_check_can_fail():
-    from PIL import Image
-
     def png(background: tuple[int, int, int], ink: tuple[int, int, int]) -> bytes:
-        image = Image.new("RGB", (100, 100), background)
-        for x in range(100):
-            for y in (10, 50, 90):
-                image.putpixel((x, y), ink)
+        pixels = np.full((100, 100, 3), background, dtype=np.uint8)
+        pixels[[10, 50, 90]] = ink  # three rows of ink
         out = io.BytesIO()
-        image.save(out, "PNG")
+        Image.fromarray(pixels).save(out, "PNG")
         return out.getvalue()
 
     assert figure_contrast(png((255, 255, 255), (0, 0, 0))) > 20  # black on white

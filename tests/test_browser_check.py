@@ -21,6 +21,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from llmguide_docs.hooks import notebook_math
+
 ROOT = Path(__file__).resolve().parents[1]
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -40,7 +42,7 @@ plugins:
       cache: false
       custom_mathjax_url: ""
 hooks:
-  - {ROOT / "scripts" / "mkdocs_hooks.py"}
+  - {ROOT / "src" / "llmguide_docs" / "hooks.py"}
 extra_css:
   - assets/katex/katex.min.css
   - stylesheets/notebooks.css
@@ -102,9 +104,6 @@ def test_a_notebook_page_has_a_dollar_in_its_html_without_any_math(planted_site:
     site, docs = planted_site
     html = (site / "solutions" / "nomath" / "index.html").read_text("utf8")
     assert "$" in html and "jupyter-wrapper" in html
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from mkdocs_hooks import notebook_math
-
     assert notebook_math(nbformat.read(docs / "solutions" / "nomath.ipynb", as_version=4)) == []
     with_math = no_math_notebook()
     with_math.cells[0].source += " The cost is $O(n^2)$, and `a $b$ in code` is not math."

@@ -457,11 +457,10 @@ def test_the_site_build_imports_no_pytest():
 
     code = (
         "import runpy, sys\n"
-        "hooks = runpy.run_path('scripts/mkdocs_hooks.py')\n"
         "runpy.run_path('scripts/serve.py')\n"
-        "from llmguide_docs import notebook, site\n"
-        "made = [notebook.notebook_json(notebook.chapter_notebook(page)) for page in site.chapters()]\n"
-        "assert made and hooks['placeholder_svg']('x')\n"
+        "from llmguide_docs import hooks, notebook, site\n"
+        "made = [notebook.chapter_notebook(page) for page in site.chapters()]\n"
+        "assert made and hooks.PLACEHOLDER_SVG.format(uri='figures/x.svg')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pytest', '_pytest', 'pytest_markdown_docs')))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=HERE.parent, capture_output=True, text=True)

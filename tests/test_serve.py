@@ -1,4 +1,4 @@
-"""`make serve` (scripts/serve.py, and the serve part of scripts/mkdocs_hooks.py): pages at once, figures after.
+"""`make serve` (scripts/serve.py, and the serve part of llmguide_docs/hooks.py): pages at once, figures after.
 
 - the address printed is where `mkdocs serve` really answers: under the path of `site_url`;
 - the background jobs follow the nav: the pages that show figures and the solution notebooks, in order;
@@ -121,7 +121,7 @@ def test_serve_shows_a_placeholder_until_the_figure_is_drawn_and_build_stays_str
     docs.mkdir()
     (tmp_path / "mkdocs.yml").write_text(
         "site_name: planted\nsite_url: https://example.org/planted/\nstrict: true\n"
-        f"hooks:\n  - {ROOT / 'scripts' / 'mkdocs_hooks.py'}\nnav:\n  - index.md\n"
+        f"hooks:\n  - {ROOT / 'src' / 'llmguide_docs' / 'hooks.py'}\nnav:\n  - index.md\n"
     )
     (docs / "index.md").write_text("# Planted\n\n![The curve](figures/curve.svg)\n")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
