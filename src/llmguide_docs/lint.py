@@ -1,14 +1,10 @@
-"""A page's rules, checked without running it: `problems(path, text)`, each as `page:line: message`.
+"""A page's rules, checked without running it.
 
-- fences the tests would skip (indented under `!!!`, `===` or a list), the bare attribute form, a `notest`
-  block that does not say why, a page whose blocks are all skipped, a first block that continues nothing;
-- malformed output lines, and measured or example output on a page that does not link their explanation;
-- control characters (a Python escape that ate a backslash), figures shown but drawn by no block;
-- ruff on the code readers copy (`ruff_problems`, `format_page`): the package's rules, with `E402` allowed
-  (a continuation imports where it needs), a continuation checked with the blocks it continues, and the
-  output lines hidden from ruff, which would rewrite `#>` as `# >`.
-
-`unprinted_numbers` finds the numbers in the prose that no block prints (a warning, not a failure).
+`problems(path, text)`: fences the tests would skip, the bare attribute form, a `notest` block that does not
+say why, a page whose blocks are all skipped, a first block that continues nothing, malformed output lines,
+measured or example output without a link to their explanation, control characters, figures no block draws.
+`ruff_problems` and `format_page`: ruff on the code readers copy. `unprinted_numbers`: the numbers in the prose
+that no block prints (a warning, not a failure).
 """
 
 from __future__ import annotations
@@ -28,16 +24,28 @@ NOTEST_REASON = re.compile(r"^#\s*not run by the tests:\s*\S", re.IGNORECASE)
 LEGEND = "index.md#reading-the-outputs"
 CONTROL_CHARACTERS = frozenset(map(chr, range(32))) - {"\n"}
 CONFIG = Path(__file__).resolve().parents[2] / "pyproject.toml"
-PAGE_IGNORES = ["E402"]
+_QUOTED_NAME = re.compile(r"[\"']([a-z0-9][a-z0-9-]*)[\"']")
 _OUT = re.compile(r"^(\s*)#([>~?])( |$)")
 _PLACEHOLDER = re.compile(r"^(\s*)# @([>~?])( |$)")
+
+
+def shown_and_drawn(text: str) -> tuple[list[tuple[int, re.Match]], dict[str, int]]:
+    """(line, match) of each figure a page shows outside fences, and each name a runnable block draws with
+    `save_figure(..., "name")` -> the line of the first such block."""
+    drawn: dict[str, int] = {}
+    for f in pages.fences(text):
+        for line in f.body if f.runs else ():
+            for name in _QUOTED_NAME.findall(line.partition("save_figure(")[2]):
+                drawn.setdefault(name, f.line)
+    fenced = pages.fenced_lines(text)
+    lines = enumerate(text.split("\n"), start=1)
+    return [(n, m) for n, line in lines if n not in fenced for m in pages.FIGURE.finditer(line)], drawn
 
 
 def problems(path: Path, text: str, *, figures: bool = True) -> list[str]:
     """The problems of one page (or docstring), each as `path:line: message`."""
     found = []
-    fences = pages.fences(text)
-    python = [f for f in fences if f.lang in pages.PYTHON]
+    python = [f for f in pages.fences(text) if f.lang in pages.PYTHON]
     runnable = [f for f in python if f.runs]
     for f in python:
         if not f.collected:
@@ -72,8 +80,6 @@ def problems(path: Path, text: str, *, figures: bool = True) -> list[str]:
             f"{path}:1: this page shows measured (`#~`) or example (`#?`) output: link the explanation of the "
             f"prefixes, `[...]({LEGEND})`, so that readers know which numbers vary between machines."
         )
-    code = "\n".join("\n".join(f.body) for f in runnable)
-    fenced = pages.fenced_lines(text)
     for n, line in enumerate(text.split("\n"), start=1):
         if bad := sorted({f"U+{ord(c):04X}" for c in line if c in CONTROL_CHARACTERS}):
             found.append(
@@ -81,12 +87,13 @@ def problems(path: Path, text: str, *, figures: bool = True) -> list[str]:
                 "(`\\t` of `\\text`, `\\f` of `\\frac`, `\\r` of `\\right`) when the page was written from a "
                 "non-raw string. Write the characters themselves (and spaces, not tabs)."
             )
-        for m in pages.FIGURE.finditer(line) if figures and n not in fenced else ():
-            if not re.search(rf"save_figure\([^\n]*[\"']{re.escape(m['name'])}[\"']", code):
-                found.append(
-                    f"{path}:{n}: the page shows figures/{m['name']}.svg but none of its blocks draws it with "
-                    f'`save_figure(fig, "{m["name"]}")`.'
-                )
+    shown, drawn = shown_and_drawn(text) if figures else ([], {})
+    for n, m in shown:
+        if m["name"] not in drawn:
+            found.append(
+                f"{path}:{n}: the page shows figures/{m['name']}.svg but none of its blocks draws it with "
+                f'`save_figure(fig, "{m["name"]}")`.'
+            )
     return found
 
 
@@ -94,7 +101,8 @@ def problems(path: Path, text: str, *, figures: bool = True) -> list[str]:
 # Numbers in the prose that no block prints
 # ---------------------------------------------------------------------------------------------------------
 
-PROSE_NUMBER = re.compile(r"(?<![\w.^])\d[\d,]*(?:\.\d+)?")
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+PROSE_NUMBER = re.compile(rf"(?<![\w.^]){NUMBER.pattern}")
 ALLOW_COMMENT = re.compile(r"<!--\s*prose numbers:(?P<numbers>.*?)-->", re.S)
 _SKIP_SPANS = re.compile(
     r"`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\]\([^)]*\)|<[^>]*>|https?://\S+|arXiv:\s*\S+|doi:\s*\S+", re.S | re.I
@@ -117,7 +125,7 @@ def unprinted_numbers(text: str) -> list[tuple[int, str]]:
     (numbers quoted from a cited source, say).
     """
     code = "\n".join("\n".join(f.body) for f in pages.fences(text) if f.lang in pages.PYTHON)
-    known = {_plain(n) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", code)}
+    known = {_plain(n) for n in NUMBER.findall(code)}
     for match in ALLOW_COMMENT.finditer(text):
         known |= {_plain(n) for n in match["numbers"].split()}
     fenced = pages.fenced_lines(text)
@@ -130,17 +138,15 @@ def unprinted_numbers(text: str) -> list[tuple[int, str]]:
             continue
         for number in PROSE_NUMBER.findall(_SKIP_SPANS.sub(" ", line)):
             value = _plain(number)
-            if (
-                value
-                and value not in known
-                and not ("." not in value and (int(value) <= 10 or 1900 <= int(value) <= 2099))
-            ):
+            small_or_year = "." not in value and (int(value) <= 10 or 1900 <= int(value) <= 2099)
+            if value not in known and not small_or_year:
                 found.append((n, number))
     return found
 
 
 # ---------------------------------------------------------------------------------------------------------
-# ruff on the pages' code
+# ruff on the pages' code, with the package's rules but `E402` allowed (a continuation imports where it
+# needs), and the output lines hidden from ruff, which would rewrite `#>` as `# >`.
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -169,19 +175,21 @@ def ruff_problems(path: Path, text: str) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         # ruff check: one file per chain (a block and the blocks it continues), lines mapped back to the page.
-        where: dict[str, list[int]] = {}
+        chains: list[tuple[list[str], list[int]]] = []  # per chain: its lines, and each one's page line
         for f in blocks:
-            name = next(reversed(where)) if "continuation" in f.options and where else f"chain{len(where)}.py"
-            lines = (folder / name).read_text("utf8").split("\n") if name in where else []
-            (folder / name).write_text("\n".join([*lines, *_hide(f.body), ""]), "utf8")
-            where[name] = [*where.get(name, []), *range(f.line + 1, f.line + len(f.body) + 2)]
-        result = _ruff(
-            ["check", "--output-format", "json", "--extend-ignore", ",".join(PAGE_IGNORES), "."], folder
-        )
+            if "continuation" not in f.options or not chains:
+                chains.append(([], []))
+            chains[-1][0].extend([*_hide(f.body), ""])
+            chains[-1][1].extend(f.lines[1:])
+        for i, (code, _) in enumerate(chains):
+            (folder / f"chain{i}.py").write_text("\n".join(code), "utf8")
+        result = _ruff(["check", "--output-format", "json", "--extend-ignore", "E402", "."], folder)
         for item in json.loads(result.stdout or "[]"):
-            line = where[Path(item["filename"]).name][item["location"]["row"] - 1]
-            found.append(f"{path}:{line}: ruff {item['code']}: {item['message']}")
-        # ruff format: one file per block, formatted in place and compared (a block is formatted on its own).
+            chain = chains[int(Path(item["filename"]).stem.removeprefix("chain"))]
+            found.append(
+                f"{path}:{chain[1][item['location']['row'] - 1]}: ruff {item['code']}: {item['message']}"
+            )
+        # ruff format: each block on its own, formatted and compared.
         for f, formatted in zip(blocks, _formatted(blocks, folder), strict=True):
             if formatted != _hide(f.body):
                 found.append(
@@ -192,15 +200,13 @@ def ruff_problems(path: Path, text: str) -> list[str]:
 
 
 def _formatted(blocks: list[pages.Fence], folder: Path) -> list[list[str]]:
-    """Each block with its imports sorted and formatted as ruff writes it (output lines still hidden)."""
+    """Each block with its imports sorted, as check wants, and formatted as ruff writes it (output lines
+    still hidden)."""
     names = [f"block{f.line}.py" for f in blocks]
     for name, f in zip(names, blocks, strict=True):
         (folder / name).write_text("\n".join(_hide(f.body)) + "\n", "utf8")
-    if names:
-        _ruff(
-            ["check", "--select", "I", "--fix", "--quiet", *names], folder
-        )  # imports sorted, as check wants
-        _ruff(["format", *names], folder)
+    _ruff(["check", "--select", "I", "--fix", "--quiet", *names], folder)
+    _ruff(["format", *names], folder)
     return [(folder / name).read_text("utf8").rstrip("\n").split("\n") for name in names]
 
 

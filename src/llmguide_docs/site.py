@@ -59,10 +59,11 @@ def project(path: Path) -> tuple[Path, dict[str, Any], Path] | None:
 def is_chapter(path: Path, *, listed: bool = True) -> bool:
     """Whether `path` is a chapter of its project: a page directly in the docs folder, other than the
     introduction and contributing, and (with `listed`) in the nav."""
-    found = project(path) if Path(path).suffix == ".md" else None
-    if found is None or Path(path).resolve().parent != found[2] or Path(path).name in NOT_CHAPTERS:
+    path = Path(path)
+    found = project(path) if path.suffix == ".md" and path.name not in NOT_CHAPTERS else None
+    if found is None or path.resolve().parent != found[2]:
         return False
-    return not listed or Path(path).name in chapter_names(found[1])
+    return not listed or path.name in chapter_names(found[1])
 
 
 def site_url() -> str:
@@ -74,12 +75,8 @@ def page_url(target: str, base: str, notebook_dir: str = "notebooks") -> str:
     """The published URL of a link target of a page (`temperature.md#x`, `reference/model.md`, ...)."""
     path, _, fragment = target.partition("#")
     if path.endswith(".md"):
-        path = path[: -len(".md")]
-        path = (
-            ""
-            if path in ("index", "")
-            else (path[: -len("/index")] if path.endswith("/index") else path) + "/"
-        )
+        path = path.removesuffix(".md")
+        path = path.removesuffix("index") if path in ("index", "") or path.endswith("/index") else path + "/"
     elif path.endswith(".ipynb") and not path.startswith(f"{notebook_dir}/"):
-        path = path[: -len(".ipynb")] + "/"  # a notebook rendered as a page (the solutions)
+        path = path.removesuffix(".ipynb") + "/"  # a notebook rendered as a page (the solutions)
     return base + path + (f"#{fragment}" if fragment else "")
