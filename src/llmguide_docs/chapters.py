@@ -11,9 +11,11 @@ plugin adds an item `[structure]` to each chapter page pytest collects.
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,118 +34,89 @@ def part_two_chapters(config: dict[str, Any]) -> list[str]:
     return site.chapter_names({"nav": section})
 
 
-def _heading(lines: list[str], heading: str) -> int | None:
-    """1-based line of `## heading`, or None."""
-    return next((n for n, line in enumerate(lines, start=1) if line.strip() == f"## {heading}"), None)
-
-
 def table_links(index: str, heading: str) -> set[str]:
     """The pages linked from the first cell of each row of the table under `## heading` in the index."""
     section = re.search(rf"^## {re.escape(heading)}\s*?$(.*?)(?=^## |\Z)", index, re.M | re.S)
     return set(TABLE_ROW.findall(section[1])) if section else set()
 
 
-def _nav_section(nav: list, page: str) -> list[str] | None:
-    """The pages of the innermost nav section that lists `page` (None if the nav does not list it)."""
+def _line(lines: list[str], pattern: str) -> int | None:
+    """1-based number of the first line matching `pattern`, or None."""
+    return next((n for n, line in enumerate(lines, start=1) if re.search(pattern, line)), None)
+
+
+def _nav_section(nav: list, page: str) -> list | None:
+    """The pages and sections of the innermost nav section that lists `page` (None if the nav does not)."""
     values = [next(iter(i.values())) if isinstance(i, dict) else i for i in nav]
     if page in values:
-        return [v for v in values if isinstance(v, str)]
-    for value in values:
-        if isinstance(value, list) and (found := _nav_section(value, page)) is not None:
-            return found
-    return None
+        return values
+    return next((s for v in values if isinstance(v, list) and (s := _nav_section(v, page))), None)
 
 
-def _check_nav(root: Path, config: dict[str, Any], page: Path) -> list[str]:
-    yml = (root / "mkdocs.yml").read_text("utf8").split("\n")
-
-    def line(pattern: str) -> int | None:
-        return next((n for n, text in enumerate(yml, start=1) if re.search(pattern, text)), None)
-
+def _check_nav(yml: list[str], config: dict[str, Any], page: Path) -> Iterator[str]:
     section = _nav_section(config["nav"], page.name)
     solutions = f"solutions/{page.stem}.ipynb"
     if section is None:
-        where = line(rf"^\s*- {re.escape(PART_TWO)}:") or line(r"^nav:")
-        return [
+        where = _line(yml, rf"^\s*- {re.escape(PART_TWO)}:") or _line(yml, "^nav:")
+        yield (
             f"mkdocs.yml:{where}: the nav does not list {page.name}: add a section for it, a chapter of the "
             f"notes in the notes' order, a topic outside the notes under '{PART_TWO}' (docs/contributing.md, "
             f'"Adding a chapter"): the page, then `"Exercises, solved": {solutions}`'
-        ]
-    if solutions not in section:
-        where = line(rf":\s*{re.escape(page.name)}\s*$")
-        return [f'mkdocs.yml:{where}: add `"Exercises, solved": {solutions}` under {page.name} in the nav']
-    return []
+        )
+    elif solutions not in section:
+        where = _line(yml, rf":\s*{re.escape(page.name)}\s*$")
+        yield f'mkdocs.yml:{where}: add `"Exercises, solved": {solutions}` under {page.name} in the nav'
 
 
-def _check_index_row(path: Path, rel: str, config: dict[str, Any], page: str) -> list[str]:
+def _check_index_row(path: Path, rel: str, config: dict[str, Any], page: str) -> Iterator[str]:
     if not path.is_file():
-        return []
+        return
     index = path.read_text("utf8")
     part_two = page in part_two_chapters(config)
     heading, other = (PART_TWO, PART_ONE) if part_two else (PART_ONE, PART_TWO)
-    in_other, listed = page in table_links(index, other), _nav_section(config["nav"], page) is not None
+    in_other, listed = page in table_links(index, other), page in site.nav_pages(config)
     if page in table_links(index, heading) or (in_other and not listed):
-        return []  # a page not in the nav yet may be in either table: it depends on where its entry will go
-    line = _heading(index.split("\n"), heading)
-    if not listed:
-        return [
-            f"{rel}:{line or 1}: no row for {page} in the table '{PART_ONE}' (a chapter of the notes: link | "
-            f"the notes' claim | what the chapter's code shows) or '{PART_TWO}' (a topic outside them: link | "
-            "the chapter's question | what the chapter's code shows)"
-        ]
+        return  # a page not in the nav yet may be in either table: it depends on where its entry will go
+    line = _line(index.split("\n"), rf"^\s*## {re.escape(heading)}\s*$")
     also = f" (it has one in '{other}', the other part's table)" if in_other else ""
+    if not listed:
+        also = f" (or, for a topic outside the notes, '{PART_TWO}', with the chapter's question)"
     missing_table = "" if line else f" (add the table under a heading `## {heading}`)"
     what = "the chapter's question" if part_two else "the notes' claim"
-    return [
+    yield (
         f"{rel}{f':{line}' if line else ''}: no row for {page} in the table '{heading}'{also}{missing_table}: "
         f"`| [Title]({page}) | {what} | what the chapter's code shows |`"
-    ]
+    )
 
 
-def _check_notebook_link(rel: str, page: Path, lines: list[str]) -> list[str]:
-    title = next((n for n, line in enumerate(lines) if line.startswith("# ")), None)
+def _check_notebook_link(rel: str, page: Path, lines: list[str]) -> Iterator[str]:
     link = f'](notebooks/{page.stem}.ipynb){{ download="{page.stem}.ipynb" }}'
-    found = next((n for n, line in enumerate(lines) if link in line), None)
+    title, found = _line(lines, "^# "), _line(lines, re.escape(link))
     if title is None:
-        return [f"{rel}:1: the chapter has no title (`# Title` on its first line)"]
-    if found is None or found - title > 3:
-        at = f" (line {found + 1} is too far below it)" if found is not None else ""
-        return [
-            f"{rel}:{title + 1}: put the chapter's notebook link right under its title{at}: "
+        yield f"{rel}:1: the chapter has no title (`# Title` on its first line)"
+    elif found is None or found - title > 3:
+        at = f" (line {found} is too far below it)" if found is not None else ""
+        yield (
+            f"{rel}:{title}: put the chapter's notebook link right under its title{at}: "
             f"`[Run this chapter as a Jupyter notebook]{link[1:]}`"
-        ]
-    return []
+        )
 
 
-def _check_exercises(rel: str, page: Path, lines: list[str]) -> tuple[list[str], int]:
-    """The exercises' problems, and how many exercises the page lists (numbered items with a bold title)."""
-    line = _heading(lines, "Exercises")
+def _check_exercises(
+    rel: str, page: Path, lines: list[str], line: int | None, exercises: int
+) -> Iterator[str]:
     if line is None:
-        return [f"{rel}:{len(lines)}: end the chapter with a section `## Exercises` (3 to 5 exercises)"], 0
-    problems = []
-    section = lines[line:]
-    if later := next((n for n, text in enumerate(section, start=line + 1) if text.startswith("## ")), None):
-        problems.append(
-            f"{rel}:{later}: the exercises are the chapter's last section; move this one above them"
-        )
-    n = len(EXERCISE_ITEM.findall("\n".join(section)))
-    if not 3 <= n <= 5:
-        problems.append(
+        yield f"{rel}:{len(lines)}: end the chapter with a section `## Exercises` (3 to 5 exercises)"
+        return
+    if later := _line(lines[line:], "^## "):
+        yield f"{rel}:{line + later}: the exercises are the chapter's last section; move this one above them"
+    if not 3 <= exercises <= 5:
+        yield (
             f"{rel}:{line}: 3 to 5 exercises, as a numbered list with a bold title each (`1. **Title.** ...`); "
-            f"found {n}"
+            f"found {exercises}"
         )
-    if f"(solutions/{page.stem}.ipynb)" not in "\n".join(section):
-        problems.append(
-            f"{rel}:{line}: link the solutions from the exercises: `[solutions](solutions/{page.stem}.ipynb)`"
-        )
-    return problems, n
-
-
-def _asserts(source: str) -> int:
-    try:
-        return sum(isinstance(node, ast.Assert) for node in ast.walk(ast.parse(source)))
-    except SyntaxError:
-        return 0  # the notebook's run reports it
+    if f"(solutions/{page.stem}.ipynb)" not in "\n".join(lines[line:]):
+        yield f"{rel}:{line}: link the solutions from the exercises: `[solutions](solutions/{page.stem}.ipynb)`"
 
 
 def _exercise_sections(cells: list[dict[str, Any]]) -> list[list[int]]:
@@ -154,7 +127,8 @@ def _exercise_sections(cells: list[dict[str, Any]]) -> list[list[int]]:
         if cell["cell_type"] == "markdown" and (m := EXERCISE_HEADING.match(source)):
             sections.append([int(m[1]), i, 0])
         elif cell["cell_type"] == "code" and sections:
-            sections[-1][2] += _asserts(source)
+            with contextlib.suppress(SyntaxError):  # the notebook's run reports it
+                sections[-1][2] += sum(isinstance(n, ast.Assert) for n in ast.walk(ast.parse(source)))
     return sections
 
 
@@ -163,61 +137,55 @@ def unasserted_exercises(cells: list[dict[str, Any]]) -> list[tuple[int, int]]:
     return [(number, heading) for number, heading, asserts in _exercise_sections(cells) if not asserts]
 
 
-def _check_solutions(path: Path, rel: str, page: Path, page_rel: str, exercises: int) -> list[str]:
-    """The solutions notebook's problems, for a page with `exercises` exercises."""
+def _check_solutions(rel: Callable[[Path], str], docs: Path, page: Path, exercises: int) -> Iterator[str]:
+    path = docs / "solutions" / f"{page.stem}.ipynb"
     if not path.is_file():
-        return [
-            f"{page_rel}: its solutions notebook {rel} is missing: one `## Exercise N` section per exercise, "
-            'each asserting its answer (docs/contributing.md, "Exercises and their solutions")'
-        ]
+        yield (
+            f"{rel(page)}: its solutions notebook {rel(path)} is missing: one `## Exercise N` section per "
+            'exercise, each asserting its answer (docs/contributing.md, "Exercises and their solutions")'
+        )
+        return
     try:
         cells = json.loads(path.read_text("utf8"))["cells"]
     except (ValueError, KeyError) as exc:
-        return [f"{rel}: not a notebook ({exc})"]
-    problems = []
+        yield f"{rel(path)}: not a notebook ({exc})"
+        return
     if not cells or f"../../{page.stem}/#exercises" not in "".join(cells[0]["source"]):
-        problems.append(f"{rel}: cell 0: link back to the exercises, `(../../{page.stem}/#exercises)`")
+        yield f"{rel(path)}: cell 0: link back to the exercises, `(../../{page.stem}/#exercises)`"
     sections = _exercise_sections(cells)
-    numbers = [n for n, _, _ in sections]
-    if numbers != list(range(1, len(numbers) + 1)):
-        problems.append(f"{rel}: the sections are numbered {numbers}; number them 1, 2, ... in order")
+    if (numbers := [n for n, _, _ in sections]) != list(range(1, len(numbers) + 1)):
+        yield f"{rel(path)}: the sections are numbered {numbers}; number them 1, 2, ... in order"
     if exercises and len(sections) != exercises:
-        problems.append(
-            f"{rel}: {len(sections)} `## Exercise N` sections for the {exercises} exercises of {page_rel}: "
-            "one section per exercise"
+        yield (
+            f"{rel(path)}: {len(sections)} `## Exercise N` sections for the {exercises} exercises of "
+            f"{rel(page)}: one section per exercise"
         )
     for number, heading in unasserted_exercises(cells):
-        problems.append(
-            f"{rel}: cell {heading} (## Exercise {number}): the section asserts nothing; its code must assert "
-            "its own answer"
+        yield (
+            f"{rel(path)}: cell {heading} (## Exercise {number}): the section asserts nothing; its code must "
+            "assert its own answer"
         )
     codes = [i for i, c in enumerate(cells) if c["cell_type"] == "code"]
     if dirty := [i for i in codes if cells[i].get("outputs") or cells[i].get("execution_count")]:
-        problems.append(
-            f"{rel}: cells {dirty} have outputs: clear them before committing (the tests make them)"
-        )
-    return problems
+        yield f"{rel(path)}: cells {dirty} have outputs: clear them before committing (the tests make them)"
 
 
-def _check_figures(rel: str, text: str) -> list[str]:
+def _check_figures(rel: str, text: str) -> Iterator[str]:
     shown, drawn = lint.shown_and_drawn(text)
-    problems = []
     for n, m in shown:
         if not m["alt"].strip():
-            problems.append(f"{rel}:{n}: figures/{m['name']}.svg has no alt text: say what the figure shows")
+            yield f"{rel}:{n}: figures/{m['name']}.svg has no alt text: say what the figure shows"
         if drawn.get(m["name"], 0) > n:
-            problems.append(
+            yield (
                 f"{rel}:{n}: figures/{m['name']}.svg is shown before the block that draws it (line "
                 f"{drawn[m['name']]}): the chapter's notebook shows it at this place, so draw it above"
             )
-    return problems
 
 
 def chapter_problems(page: Path) -> list[str]:
     """Everything the checklist asks of a chapter that `page` misses, each as `FILE:LINE: message`."""
     page = Path(page).resolve()
-    found = site.project(page)
-    if found is None:
+    if (found := site.project(page)) is None:
         return [f"{page}: no mkdocs.yml above the page"]
     root, config, docs = found
 
@@ -226,13 +194,13 @@ def chapter_problems(page: Path) -> list[str]:
 
     text = page.read_text("utf8")
     lines = text.split("\n")
-    exercise_problems, exercises = _check_exercises(rel(page), page, lines)
-    solutions = docs / "solutions" / f"{page.stem}.ipynb"
+    line = _line(lines, r"^\s*## Exercises\s*$")  # the exercises below it: numbered items with a bold title
+    exercises = len(EXERCISE_ITEM.findall("\n".join(lines[line:]))) if line else 0
     return [
-        *_check_nav(root, config, page),
+        *_check_nav((root / "mkdocs.yml").read_text("utf8").split("\n"), config, page),
         *_check_index_row(docs / "index.md", rel(docs / "index.md"), config, page.name),
         *_check_notebook_link(rel(page), page, lines),
-        *exercise_problems,
-        *_check_solutions(solutions, rel(solutions), page, rel(page), exercises),
+        *_check_exercises(rel(page), page, lines, line, exercises),
+        *_check_solutions(rel, docs, page, exercises),
         *_check_figures(rel(page), text),
     ]

@@ -1,11 +1,6 @@
-"""A page's rules, checked without running it.
-
-`problems(path, text)`: fences the tests would skip, the bare attribute form, a `notest` block that does not
-say why, a page whose blocks are all skipped, a first block that continues nothing, malformed output lines,
-measured or example output without a link to their explanation, control characters, figures no block draws.
-`ruff_problems` and `format_page`: ruff on the code readers copy. `unprinted_numbers`: the numbers in the prose
-that no block prints (a warning, not a failure).
-"""
+"""A page's rules, checked without running it: `problems` (skipped or unexplained fences, malformed output
+lines, control characters, figures no block draws, ...), `ruff_problems` and `format_page` (ruff on the code
+readers copy) and `unprinted_numbers` (numbers in the prose that no block prints: a warning)."""
 
 from __future__ import annotations
 
@@ -18,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from llmguide_docs import pages
-from llmguide_docs.outputs import EXAMPLE, MEASURED, MalformedOutput, is_output_line, parse_output_line
+from llmguide_docs.outputs import EXAMPLE, MEASURED, MalformedOutput, parse_output_line
 
 NOTEST_REASON = re.compile(r"^#\s*not run by the tests:\s*\S", re.IGNORECASE)
 LEGEND = "index.md#reading-the-outputs"
@@ -50,9 +45,9 @@ def problems(path: Path, text: str, *, figures: bool = True) -> list[str]:
     for f in python:
         if not f.collected:
             found.append(
-                f"{path}:{f.line}: this Python fence would be silently skipped by the tests (it is indented "
-                f"{f.indent} spaces, e.g. under `!!!`, `===` or a list). Put the fence at column 0; inside "
-                "admonitions and tabs use the `/// note` / `/// tab | Title` block syntax."
+                f"{path}:{f.line}: this Python fence would be silently skipped by the tests (indented "
+                f"{f.indent} spaces, as under `!!!`, `===` or a list): put it at column 0, in `/// note` or "
+                "`/// tab | Title` blocks for admonitions and tabs."
             )
         if not f.info.startswith("{") and any("=" not in w for w in f.info.split()[1:]):
             found.append(
@@ -69,12 +64,11 @@ def problems(path: Path, text: str, *, figures: bool = True) -> list[str]:
     if runnable and "continuation" in runnable[0].options:
         found.append(f"{path}:{runnable[0].line}: the first Python block of a page cannot be a continuation.")
     kinds = set()
-    for f in runnable:
-        for n, raw in enumerate(f.body, start=f.line + 1):
-            try:
-                kinds.add(parse_output_line(n, raw).kind if is_output_line(raw) else None)
-            except MalformedOutput as exc:
-                found.append(f"{path}:{n}: malformed output line: {exc}")
+    for n, raw in pages.output_lines(text):
+        try:
+            kinds.add(parse_output_line(n, raw).kind)
+        except MalformedOutput as exc:
+            found.append(f"{path}:{n}: malformed output line: {exc}")
     if kinds & {MEASURED, EXAMPLE} and path.name != "index.md" and LEGEND not in text:
         found.append(
             f"{path}:1: this page shows measured (`#~`) or example (`#?`) output: link the explanation of the "
@@ -83,9 +77,8 @@ def problems(path: Path, text: str, *, figures: bool = True) -> list[str]:
     for n, line in enumerate(text.split("\n"), start=1):
         if bad := sorted({f"U+{ord(c):04X}" for c in line if c in CONTROL_CHARACTERS}):
             found.append(
-                f"{path}:{n}: control character {', '.join(bad)}: usually a Python escape that ate a backslash "
-                "(`\\t` of `\\text`, `\\f` of `\\frac`, `\\r` of `\\right`) when the page was written from a "
-                "non-raw string. Write the characters themselves (and spaces, not tabs)."
+                f"{path}:{n}: control character {', '.join(bad)}: an escape of a non-raw string that ate a "
+                "backslash (`\\t` of `\\text`, `\\f` of `\\frac`)? Write the characters, and spaces for tabs."
             )
     shown, drawn = shown_and_drawn(text) if figures else ([], {})
     for n, m in shown:
@@ -97,9 +90,7 @@ def problems(path: Path, text: str, *, figures: bool = True) -> list[str]:
     return found
 
 
-# ---------------------------------------------------------------------------------------------------------
 # Numbers in the prose that no block prints
-# ---------------------------------------------------------------------------------------------------------
 
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 PROSE_NUMBER = re.compile(rf"(?<![\w.^]){NUMBER.pattern}")
@@ -125,9 +116,8 @@ def unprinted_numbers(text: str) -> list[tuple[int, str]]:
     (numbers quoted from a cited source, say).
     """
     code = "\n".join("\n".join(f.body) for f in pages.fences(text) if f.lang in pages.PYTHON)
-    known = {_plain(n) for n in NUMBER.findall(code)}
-    for match in ALLOW_COMMENT.finditer(text):
-        known |= {_plain(n) for n in match["numbers"].split()}
+    allowed = " ".join(m["numbers"] for m in ALLOW_COMMENT.finditer(text)).split()
+    known = {_plain(n) for n in [*NUMBER.findall(code), *allowed]}
     fenced = pages.fenced_lines(text)
     found = []
     in_footnote = False
@@ -144,10 +134,8 @@ def unprinted_numbers(text: str) -> list[tuple[int, str]]:
     return found
 
 
-# ---------------------------------------------------------------------------------------------------------
 # ruff on the pages' code, with the package's rules but `E402` allowed (a continuation imports where it
 # needs), and the output lines hidden from ruff, which would rewrite `#>` as `# >`.
-# ---------------------------------------------------------------------------------------------------------
 
 
 def ruff_exe() -> str | None:
@@ -172,50 +160,42 @@ def ruff_problems(path: Path, text: str) -> list[str]:
     if not blocks:
         return []
     found: list[str] = []
+    # ruff check: one file per chain (a block and the blocks it continues), each line kept with its page line.
+    chains: list[list[tuple[int, str]]] = []
+    for f in blocks:
+        if "continuation" not in f.options or not chains:
+            chains.append([])
+        chains[-1] += zip(f.lines[1:], [*_hide(f.body), ""], strict=True)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        # ruff check: one file per chain (a block and the blocks it continues), lines mapped back to the page.
-        chains: list[tuple[list[str], list[int]]] = []  # per chain: its lines, and each one's page line
-        for f in blocks:
-            if "continuation" not in f.options or not chains:
-                chains.append(([], []))
-            chains[-1][0].extend([*_hide(f.body), ""])
-            chains[-1][1].extend(f.lines[1:])
-        for i, (code, _) in enumerate(chains):
-            (folder / f"chain{i}.py").write_text("\n".join(code), "utf8")
-        result = _ruff(["check", "--output-format", "json", "--extend-ignore", "E402", "."], folder)
-        for item in json.loads(result.stdout or "[]"):
-            chain = chains[int(Path(item["filename"]).stem.removeprefix("chain"))]
+        for i, chain in enumerate(chains):
+            (Path(tmp) / f"chain{i}.py").write_text("\n".join(code for _, code in chain), "utf8")
+        result = _ruff(["check", "--output-format", "json", "--extend-ignore", "E402", "."], Path(tmp))
+    for item in json.loads(result.stdout or "[]"):
+        chain = chains[int(Path(item["filename"]).stem.removeprefix("chain"))]
+        line, _ = chain[item["location"]["row"] - 1]
+        found.append(f"{path}:{line}: ruff {item['code']}: {item['message']}")
+    formatted = [f.body for f in pages.fences(format_page(text)) if f.runs]
+    for f, body in zip(blocks, formatted, strict=True):
+        if body != f.body:
             found.append(
-                f"{path}:{chain[1][item['location']['row'] - 1]}: ruff {item['code']}: {item['message']}"
+                f"{path}:{f.line + 1}: this block is not formatted as `ruff format` would; run "
+                f"`.venv/bin/python scripts/format_pages.py {path}`"
             )
-        # ruff format: each block on its own, formatted and compared.
-        for f, formatted in zip(blocks, _formatted(blocks, folder), strict=True):
-            if formatted != _hide(f.body):
-                found.append(
-                    f"{path}:{f.line + 1}: this block is not formatted as `ruff format` would; run "
-                    f"`.venv/bin/python scripts/format_pages.py {path}`"
-                )
     return sorted(found, key=lambda p: int(p.split(":")[1]))
 
 
-def _formatted(blocks: list[pages.Fence], folder: Path) -> list[list[str]]:
-    """Each block with its imports sorted, as check wants, and formatted as ruff writes it (output lines
-    still hidden)."""
-    names = [f"block{f.line}.py" for f in blocks]
-    for name, f in zip(names, blocks, strict=True):
-        (folder / name).write_text("\n".join(_hide(f.body)) + "\n", "utf8")
-    _ruff(["check", "--select", "I", "--fix", "--quiet", *names], folder)
-    _ruff(["format", *names], folder)
-    return [(folder / name).read_text("utf8").rstrip("\n").split("\n") for name in names]
-
-
 def format_page(text: str) -> str:
-    """The page with every runnable Python block replaced by `ruff format`'s version of it."""
+    """The page with every runnable Python block as `ruff format` writes it, its imports sorted as ruff check
+    wants; each block on its own."""
     lines = text.split("\n")
     blocks = [f for f in pages.fences(text) if f.runs]
+    names = [f"block{f.line}.py" for f in blocks]
     with tempfile.TemporaryDirectory() as tmp:
-        formatted = _formatted(blocks, Path(tmp))
-    for f, new in reversed(list(zip(blocks, formatted, strict=True))):  # bottom up: line numbers hold
-        lines[f.line : f.line + len(f.body)] = [_PLACEHOLDER.sub(r"\1#\2\3", line) for line in new]
+        for name, f in zip(names, blocks, strict=True):
+            (Path(tmp) / name).write_text("\n".join(_hide(f.body)) + "\n", "utf8")
+        _ruff(["check", "--select", "I", "--fix", "--quiet", *names], Path(tmp))
+        _ruff(["format", *names], Path(tmp))
+        for f, name in reversed(list(zip(blocks, names, strict=True))):  # bottom up: line numbers hold
+            new = (Path(tmp) / name).read_text("utf8").rstrip("\n").split("\n")
+            lines[f.line : f.line + len(f.body)] = [_PLACEHOLDER.sub(r"\1#\2\3", line) for line in new]
     return "\n".join(lines)

@@ -29,12 +29,9 @@ def mkdocs_config(root: Path = ROOT) -> dict[str, Any]:
 
 def nav_pages(config: dict[str, Any] | None = None) -> list[str]:
     """Every page the nav of `config` (default: this project's) names, in order, sections flattened."""
-
-    def walk(items: list) -> list[str]:
-        values = [next(iter(i.values())) if isinstance(i, dict) else i for i in items]
-        return [p for v in values for p in (walk(v) if isinstance(v, list) else [v])]
-
-    return walk((config or mkdocs_config())["nav"])
+    items = (config or mkdocs_config())["nav"]
+    values = [next(iter(i.values())) if isinstance(i, dict) else i for i in items]
+    return [p for v in values for p in (nav_pages({"nav": v}) if isinstance(v, list) else [v])]
 
 
 def chapter_names(config: dict[str, Any]) -> list[str]:
