@@ -89,36 +89,6 @@ def _check_index_row(path: Path, rel: str, config: dict[str, Any], page: str) ->
     )
 
 
-def _check_notebook_link(rel: str, page: Path, lines: list[str]) -> Iterator[str]:
-    link = f'](notebooks/{page.stem}.ipynb){{ download="{page.stem}.ipynb" }}'
-    title, found = _line(lines, "^# "), _line(lines, re.escape(link))
-    if title is None:
-        yield f"{rel}:1: the chapter has no title (`# Title` on its first line)"
-    elif found is None or found - title > 3:
-        at = f" (line {found} is too far below it)" if found is not None else ""
-        yield (
-            f"{rel}:{title}: put the chapter's notebook link right under its title{at}: "
-            f"`[Run this chapter as a Jupyter notebook]{link[1:]}`"
-        )
-
-
-def _check_exercises(
-    rel: str, page: Path, lines: list[str], line: int | None, exercises: int
-) -> Iterator[str]:
-    if line is None:
-        yield f"{rel}:{len(lines)}: end the chapter with a section `## Exercises` (3 to 5 exercises)"
-        return
-    if later := _line(lines[line:], "^## "):
-        yield f"{rel}:{line + later}: the exercises are the chapter's last section; move this one above them"
-    if not 3 <= exercises <= 5:
-        yield (
-            f"{rel}:{line}: 3 to 5 exercises, as a numbered list with a bold title each (`1. **Title.** ...`); "
-            f"found {exercises}"
-        )
-    if f"(solutions/{page.stem}.ipynb)" not in "\n".join(lines[line:]):
-        yield f"{rel}:{line}: link the solutions from the exercises: `[solutions](solutions/{page.stem}.ipynb)`"
-
-
 def _exercise_sections(cells: list[dict[str, Any]]) -> list[list[int]]:
     """[exercise number, index of its heading cell, asserts in its code cells] for each `## Exercise N`."""
     sections: list[list[int]] = []
@@ -139,45 +109,67 @@ def unasserted_exercises(cells: list[dict[str, Any]]) -> list[tuple[int, int]]:
 
 def _check_solutions(rel: Callable[[Path], str], docs: Path, page: Path, exercises: int) -> Iterator[str]:
     path = docs / "solutions" / f"{page.stem}.ipynb"
+    nb = rel(path)
     if not path.is_file():
         yield (
-            f"{rel(page)}: its solutions notebook {rel(path)} is missing: one `## Exercise N` section per "
-            'exercise, each asserting its answer (docs/contributing.md, "Exercises and their solutions")'
+            f"{rel(page)}: its solutions notebook {nb} is missing: one `## Exercise N` section per exercise, "
+            'each asserting its answer (docs/contributing.md, "Exercises and their solutions")'
         )
         return
     try:
         cells = json.loads(path.read_text("utf8"))["cells"]
     except (ValueError, KeyError) as exc:
-        yield f"{rel(path)}: not a notebook ({exc})"
+        yield f"{nb}: not a notebook ({exc})"
         return
     if not cells or f"../../{page.stem}/#exercises" not in "".join(cells[0]["source"]):
-        yield f"{rel(path)}: cell 0: link back to the exercises, `(../../{page.stem}/#exercises)`"
+        yield f"{nb}: cell 0: link back to the exercises, `(../../{page.stem}/#exercises)`"
     sections = _exercise_sections(cells)
     if (numbers := [n for n, _, _ in sections]) != list(range(1, len(numbers) + 1)):
-        yield f"{rel(path)}: the sections are numbered {numbers}; number them 1, 2, ... in order"
+        yield f"{nb}: the sections are numbered {numbers}; number them 1, 2, ... in order"
     if exercises and len(sections) != exercises:
-        yield (
-            f"{rel(path)}: {len(sections)} `## Exercise N` sections for the {exercises} exercises of "
-            f"{rel(page)}: one section per exercise"
-        )
+        yield f"{nb}: {len(sections)} `## Exercise N` sections for the {exercises} exercises of {rel(page)}"
     for number, heading in unasserted_exercises(cells):
+        yield f"{nb}: cell {heading} (## Exercise {number}): the section asserts nothing; assert its answer"
+    if dirty := [i for i, c in enumerate(cells) if c.get("outputs") or c.get("execution_count")]:
+        yield f"{nb}: cells {dirty} have outputs: clear them before committing (the tests make them)"
+
+
+def _check_page(rel: Callable[[Path], str], docs: Path, page: Path) -> Iterator[str]:
+    """The page's own items: the notebook link under its title, its exercises and their solutions, figures."""
+    name, text = rel(page), page.read_text("utf8")
+    lines = text.split("\n")
+    link = f'](notebooks/{page.stem}.ipynb){{ download="{page.stem}.ipynb" }}'
+    title, found = _line(lines, "^# "), _line(lines, re.escape(link))
+    if title is None:
+        yield f"{name}:1: the chapter has no title (`# Title` on its first line)"
+    elif found is None or found - title > 3:
+        at = f" (line {found} is too far below it)" if found is not None else ""
         yield (
-            f"{rel(path)}: cell {heading} (## Exercise {number}): the section asserts nothing; its code must "
-            "assert its own answer"
+            f"{name}:{title}: put the chapter's notebook link right under its title{at}: "
+            f"`[Run this chapter as a Jupyter notebook]{link[1:]}`"
         )
-    codes = [i for i, c in enumerate(cells) if c["cell_type"] == "code"]
-    if dirty := [i for i in codes if cells[i].get("outputs") or cells[i].get("execution_count")]:
-        yield f"{rel(path)}: cells {dirty} have outputs: clear them before committing (the tests make them)"
-
-
-def _check_figures(rel: str, text: str) -> Iterator[str]:
+    line = _line(lines, r"^\s*## Exercises\s*$")
+    below = "\n".join(lines[line:]) if line else ""
+    exercises = len(EXERCISE_ITEM.findall(below))  # numbered items with a bold title
+    if line is None:
+        yield f"{name}:{len(lines)}: end the chapter with a section `## Exercises` (3 to 5 exercises)"
+    if line and (later := _line(lines[line:], "^## ")):
+        yield f"{name}:{line + later}: the exercises are the chapter's last section; move this one above them"
+    if line and not 3 <= exercises <= 5:
+        yield (
+            f"{name}:{line}: 3 to 5 exercises, a numbered list with a bold title each (`1. **Title.** ...`); "
+            f"found {exercises}"
+        )
+    if line and f"(solutions/{page.stem}.ipynb)" not in below:
+        yield f"{name}:{line}: link the solutions: `[solutions](solutions/{page.stem}.ipynb)`"
+    yield from _check_solutions(rel, docs, page, exercises)
     shown, drawn = lint.shown_and_drawn(text)
     for n, m in shown:
         if not m["alt"].strip():
-            yield f"{rel}:{n}: figures/{m['name']}.svg has no alt text: say what the figure shows"
+            yield f"{name}:{n}: figures/{m['name']}.svg has no alt text: say what the figure shows"
         if drawn.get(m["name"], 0) > n:
             yield (
-                f"{rel}:{n}: figures/{m['name']}.svg is shown before the block that draws it (line "
+                f"{name}:{n}: figures/{m['name']}.svg is shown before the block that draws it (line "
                 f"{drawn[m['name']]}): the chapter's notebook shows it at this place, so draw it above"
             )
 
@@ -192,15 +184,8 @@ def chapter_problems(page: Path) -> list[str]:
     def rel(path: Path) -> str:
         return Path(os.path.relpath(path, root)).as_posix()
 
-    text = page.read_text("utf8")
-    lines = text.split("\n")
-    line = _line(lines, r"^\s*## Exercises\s*$")  # the exercises below it: numbered items with a bold title
-    exercises = len(EXERCISE_ITEM.findall("\n".join(lines[line:]))) if line else 0
     return [
         *_check_nav((root / "mkdocs.yml").read_text("utf8").split("\n"), config, page),
         *_check_index_row(docs / "index.md", rel(docs / "index.md"), config, page.name),
-        *_check_notebook_link(rel(page), page, lines),
-        *_check_exercises(rel(page), page, lines, line, exercises),
-        *_check_solutions(rel, docs, page, exercises),
-        *_check_figures(rel(page), text),
+        *_check_page(rel, docs, page),
     ]

@@ -104,10 +104,6 @@ class ProseNumberWarning(UserWarning):
     """A number in a page's prose that none of its blocks prints or computes."""
 
 
-def _plain(number: str) -> str:
-    return number.replace(",", "").rstrip(".")
-
-
 def unprinted_numbers(text: str) -> list[tuple[int, str]]:
     """(line, number) for each number in the prose that appears in no Python block or output of the page.
 
@@ -117,17 +113,16 @@ def unprinted_numbers(text: str) -> list[tuple[int, str]]:
     """
     code = "\n".join("\n".join(f.body) for f in pages.fences(text) if f.lang in pages.PYTHON)
     allowed = " ".join(m["numbers"] for m in ALLOW_COMMENT.finditer(text)).split()
-    known = {_plain(n) for n in [*NUMBER.findall(code), *allowed]}
+    known = {n.replace(",", "").rstrip(".") for n in [*NUMBER.findall(code), *allowed]}
     fenced = pages.fenced_lines(text)
-    found = []
-    in_footnote = False
+    found, in_footnote = [], False
     for n, line in enumerate(text.split("\n"), start=1):
         # A footnote definition and its indented continuation lines cite a source: not the page's claims.
         in_footnote = bool(re.match(r"\[\^[^\]]+\]:", line)) or (in_footnote and line.startswith("    "))
         if n in fenced or in_footnote:
             continue
         for number in PROSE_NUMBER.findall(_SKIP_SPANS.sub(" ", line)):
-            value = _plain(number)
+            value = number.replace(",", "").rstrip(".")
             small_or_year = "." not in value and (int(value) <= 10 or 1900 <= int(value) <= 2099)
             if value not in known and not small_or_year:
                 found.append((n, number))
@@ -171,8 +166,7 @@ def ruff_problems(path: Path, text: str) -> list[str]:
             (Path(tmp) / f"chain{i}.py").write_text("\n".join(code for _, code in chain), "utf8")
         result = _ruff(["check", "--output-format", "json", "--extend-ignore", "E402", "."], Path(tmp))
     for item in json.loads(result.stdout or "[]"):
-        chain = chains[int(Path(item["filename"]).stem.removeprefix("chain"))]
-        line, _ = chain[item["location"]["row"] - 1]
+        line, _ = chains[int(Path(item["filename"]).stem.removeprefix("chain"))][item["location"]["row"] - 1]
         found.append(f"{path}:{line}: ruff {item['code']}: {item['message']}")
     formatted = [f.body for f in pages.fences(format_page(text)) if f.runs]
     for f, body in zip(blocks, formatted, strict=True):

@@ -16,11 +16,11 @@ NOT_CHAPTERS = {"index.md", "contributing.md"}
 class _Loader(yaml.SafeLoader):
     """mkdocs.yml uses `!ENV [NAME, default]`; read it as its default (site_url() reads the variable)."""
 
+    def env(self, node: yaml.Node) -> Any:
+        return self.construct_sequence(node)[-1] if isinstance(node, yaml.SequenceNode) else None
 
-_Loader.add_constructor(
-    "!ENV",
-    lambda loader, node: loader.construct_sequence(node)[-1] if isinstance(node, yaml.SequenceNode) else None,
-)
+
+_Loader.add_constructor("!ENV", _Loader.env)
 
 
 def mkdocs_config(root: Path = ROOT) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def is_chapter(path: Path, *, listed: bool = True) -> bool:
 
 def site_url() -> str:
     url = os.environ.get("SITE_URL") or mkdocs_config().get("site_url") or "/"
-    return url if url.endswith("/") else url + "/"
+    return url.rstrip("/") + "/"
 
 
 def page_url(target: str, base: str, notebook_dir: str = "notebooks") -> str:
