@@ -1,11 +1,9 @@
-"""A chapter's structure: what the checklist (docs/contributing.md, "Adding a chapter") asks of every chapter.
+"""A chapter's structure, as the checklist of docs/contributing.md ("Adding a chapter") asks it.
 
-`chapter_problems(page)` returns each item a chapter page misses, as `FILE:LINE: message` (`FILE: message`
-where there is no line): its nav entry with its solutions under it; its row in its part's table of
-`docs/index.md`; the notebook link under its title; `## Exercises` last, with 3 to 5 numbered exercises and a
-link to the solutions; the solutions notebook, with one `## Exercise N` section per exercise, each asserting
-its answer, committed without outputs; alt text on each figure, shown after the block that draws it. The
-plugin adds an item `[structure]` to each chapter page pytest collects.
+`chapter_problems(page)`, the `[structure]` item of each chapter page, returns what the page misses as
+`FILE:LINE: message`: its nav entry with its solutions, its row in its part's table of the index, the notebook
+link under its title, `## Exercises` last (3 to 5, linking the solutions), a solutions notebook with one
+asserting `## Exercise N` section per exercise and no outputs, figures with alt text after their block.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from llmguide_docs.outputs import EXAMPLE, MEASURED, MalformedOutput, parse_outp
 NOTEST_REASON = re.compile(r"^#\s*not run by the tests:\s*\S", re.IGNORECASE)
 LEGEND = "index.md#reading-the-outputs"
 CONTROL_CHARACTERS = frozenset(map(chr, range(32))) - {"\n"}
-CONFIG = Path(__file__).resolve().parents[2] / "pyproject.toml"
+RUFF_OPTIONS = ["--config", str(Path(__file__).resolve().parents[2] / "pyproject.toml"), "--no-cache"]
 _QUOTED_NAME = re.compile(r"[\"']([a-z0-9][a-z0-9-]*)[\"']")
 _OUT = re.compile(r"^(\s*)#([>~?])( |$)")
 _PLACEHOLDER = re.compile(r"^(\s*)# @([>~?])( |$)")
@@ -144,9 +144,7 @@ def _hide(lines: list[str]) -> list[str]:
 def _ruff(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     exe = ruff_exe()
     assert exe, "ruff is missing: run `make test` (it installs the test extras)"
-    return subprocess.run(
-        [exe, *args, "--config", str(CONFIG), "--no-cache"], cwd=cwd, capture_output=True, text=True
-    )
+    return subprocess.run([exe, *args, *RUFF_OPTIONS], cwd=cwd, capture_output=True, text=True)
 
 
 def ruff_problems(path: Path, text: str) -> list[str]:

@@ -64,8 +64,7 @@ def is_chapter(path: Path, *, listed: bool = True) -> bool:
 
 
 def site_url() -> str:
-    url = os.environ.get("SITE_URL") or mkdocs_config().get("site_url") or "/"
-    return url.rstrip("/") + "/"
+    return (os.environ.get("SITE_URL") or mkdocs_config().get("site_url") or "/").rstrip("/") + "/"
 
 
 def page_url(target: str, base: str, notebook_dir: str = "notebooks") -> str:
