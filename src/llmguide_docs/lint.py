@@ -1,15 +1,6 @@
-"""A page's rules, checked without running it: `problems(path, text)`, each as `page:line: message`.
-
-- fences the tests would skip (indented under `!!!`, `===` or a list), the bare attribute form, a `notest`
-  block that does not say why, a page whose blocks are all skipped, a first block that continues nothing;
-- malformed output lines, and measured or example output on a page that does not link their explanation;
-- control characters (a Python escape that ate a backslash), figures shown but drawn by no block;
-- ruff on the code readers copy (`ruff_problems`, `format_page`): the package's rules, with `E402` allowed
-  (a continuation imports where it needs), a continuation checked with the blocks it continues, and the
-  output lines hidden from ruff, which would rewrite `#>` as `# >`.
-
-`unprinted_numbers` finds the numbers in the prose that no block prints (a warning, not a failure).
-"""
+"""A page's rules, checked without running it: `problems` (skipped or unexplained fences, malformed output
+lines, control characters, figures no block draws, ...), `ruff_problems` and `format_page` (ruff on the code
+readers copy) and `unprinted_numbers` (numbers in the prose that no block prints: a warning)."""
 
 from __future__ import annotations
 
@@ -22,29 +13,41 @@ import tempfile
 from pathlib import Path
 
 from llmguide_docs import pages
-from llmguide_docs.outputs import EXAMPLE, MEASURED, MalformedOutput, is_output_line, parse_output_line
+from llmguide_docs.outputs import EXAMPLE, MEASURED, MalformedOutput, parse_output_line
 
 NOTEST_REASON = re.compile(r"^#\s*not run by the tests:\s*\S", re.IGNORECASE)
 LEGEND = "index.md#reading-the-outputs"
 CONTROL_CHARACTERS = frozenset(map(chr, range(32))) - {"\n"}
-CONFIG = Path(__file__).resolve().parents[2] / "pyproject.toml"
-PAGE_IGNORES = ["E402"]
+RUFF_OPTIONS = ["--config", str(Path(__file__).resolve().parents[2] / "pyproject.toml"), "--no-cache"]
+_QUOTED_NAME = re.compile(r"[\"']([a-z0-9][a-z0-9-]*)[\"']")
 _OUT = re.compile(r"^(\s*)#([>~?])( |$)")
 _PLACEHOLDER = re.compile(r"^(\s*)# @([>~?])( |$)")
+
+
+def shown_and_drawn(text: str) -> tuple[list[tuple[int, re.Match]], dict[str, int]]:
+    """(line, match) of each figure a page shows outside fences, and each name a runnable block draws with
+    `save_figure(..., "name")` -> the line of the first such block."""
+    drawn: dict[str, int] = {}
+    for f in pages.fences(text):
+        for line in f.body if f.runs else ():
+            for name in _QUOTED_NAME.findall(line.partition("save_figure(")[2]):
+                drawn.setdefault(name, f.line)
+    fenced = pages.fenced_lines(text)
+    lines = enumerate(text.split("\n"), start=1)
+    return [(n, m) for n, line in lines if n not in fenced for m in pages.FIGURE.finditer(line)], drawn
 
 
 def problems(path: Path, text: str, *, figures: bool = True) -> list[str]:
     """The problems of one page (or docstring), each as `path:line: message`."""
     found = []
-    fences = pages.fences(text)
-    python = [f for f in fences if f.lang in pages.PYTHON]
+    python = [f for f in pages.fences(text) if f.lang in pages.PYTHON]
     runnable = [f for f in python if f.runs]
     for f in python:
         if not f.collected:
             found.append(
-                f"{path}:{f.line}: this Python fence would be silently skipped by the tests (it is indented "
-                f"{f.indent} spaces, e.g. under `!!!`, `===` or a list). Put the fence at column 0; inside "
-                "admonitions and tabs use the `/// note` / `/// tab | Title` block syntax."
+                f"{path}:{f.line}: this Python fence would be silently skipped by the tests (indented "
+                f"{f.indent} spaces, as under `!!!`, `===` or a list): put it at column 0, in `/// note` or "
+                "`/// tab | Title` blocks for admonitions and tabs."
             )
         if not f.info.startswith("{") and any("=" not in w for w in f.info.split()[1:]):
             found.append(
@@ -61,40 +64,36 @@ def problems(path: Path, text: str, *, figures: bool = True) -> list[str]:
     if runnable and "continuation" in runnable[0].options:
         found.append(f"{path}:{runnable[0].line}: the first Python block of a page cannot be a continuation.")
     kinds = set()
-    for f in runnable:
-        for n, raw in enumerate(f.body, start=f.line + 1):
-            try:
-                kinds.add(parse_output_line(n, raw).kind if is_output_line(raw) else None)
-            except MalformedOutput as exc:
-                found.append(f"{path}:{n}: malformed output line: {exc}")
+    for n, raw in pages.output_lines(text):
+        try:
+            kinds.add(parse_output_line(n, raw).kind)
+        except MalformedOutput as exc:
+            found.append(f"{path}:{n}: malformed output line: {exc}")
     if kinds & {MEASURED, EXAMPLE} and path.name != "index.md" and LEGEND not in text:
         found.append(
             f"{path}:1: this page shows measured (`#~`) or example (`#?`) output: link the explanation of the "
             f"prefixes, `[...]({LEGEND})`, so that readers know which numbers vary between machines."
         )
-    code = "\n".join("\n".join(f.body) for f in runnable)
-    fenced = pages.fenced_lines(text)
     for n, line in enumerate(text.split("\n"), start=1):
         if bad := sorted({f"U+{ord(c):04X}" for c in line if c in CONTROL_CHARACTERS}):
             found.append(
-                f"{path}:{n}: control character {', '.join(bad)}: usually a Python escape that ate a backslash "
-                "(`\\t` of `\\text`, `\\f` of `\\frac`, `\\r` of `\\right`) when the page was written from a "
-                "non-raw string. Write the characters themselves (and spaces, not tabs)."
+                f"{path}:{n}: control character {', '.join(bad)}: an escape of a non-raw string that ate a "
+                "backslash (`\\t` of `\\text`, `\\f` of `\\frac`)? Write the characters, and spaces for tabs."
             )
-        for m in pages.FIGURE.finditer(line) if figures and n not in fenced else ():
-            if not re.search(rf"save_figure\([^\n]*[\"']{re.escape(m['name'])}[\"']", code):
-                found.append(
-                    f"{path}:{n}: the page shows figures/{m['name']}.svg but none of its blocks draws it with "
-                    f'`save_figure(fig, "{m["name"]}")`.'
-                )
+    shown, drawn = shown_and_drawn(text) if figures else ([], {})
+    for n, m in shown:
+        if m["name"] not in drawn:
+            found.append(
+                f"{path}:{n}: the page shows figures/{m['name']}.svg but none of its blocks draws it with "
+                f'`save_figure(fig, "{m["name"]}")`.'
+            )
     return found
 
 
-# ---------------------------------------------------------------------------------------------------------
 # Numbers in the prose that no block prints
-# ---------------------------------------------------------------------------------------------------------
 
-PROSE_NUMBER = re.compile(r"(?<![\w.^])\d[\d,]*(?:\.\d+)?")
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+PROSE_NUMBER = re.compile(rf"(?<![\w.^]){NUMBER.pattern}")
 ALLOW_COMMENT = re.compile(r"<!--\s*prose numbers:(?P<numbers>.*?)-->", re.S)
 _SKIP_SPANS = re.compile(
     r"`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\]\([^)]*\)|<[^>]*>|https?://\S+|arXiv:\s*\S+|doi:\s*\S+", re.S | re.I
@@ -105,10 +104,6 @@ class ProseNumberWarning(UserWarning):
     """A number in a page's prose that none of its blocks prints or computes."""
 
 
-def _plain(number: str) -> str:
-    return number.replace(",", "").rstrip(".")
-
-
 def unprinted_numbers(text: str) -> list[tuple[int, str]]:
     """(line, number) for each number in the prose that appears in no Python block or output of the page.
 
@@ -117,31 +112,25 @@ def unprinted_numbers(text: str) -> list[tuple[int, str]]:
     (numbers quoted from a cited source, say).
     """
     code = "\n".join("\n".join(f.body) for f in pages.fences(text) if f.lang in pages.PYTHON)
-    known = {_plain(n) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", code)}
-    for match in ALLOW_COMMENT.finditer(text):
-        known |= {_plain(n) for n in match["numbers"].split()}
+    allowed = " ".join(m["numbers"] for m in ALLOW_COMMENT.finditer(text)).split()
+    known = {n.replace(",", "").rstrip(".") for n in [*NUMBER.findall(code), *allowed]}
     fenced = pages.fenced_lines(text)
-    found = []
-    in_footnote = False
+    found, in_footnote = [], False
     for n, line in enumerate(text.split("\n"), start=1):
         # A footnote definition and its indented continuation lines cite a source: not the page's claims.
         in_footnote = bool(re.match(r"\[\^[^\]]+\]:", line)) or (in_footnote and line.startswith("    "))
         if n in fenced or in_footnote:
             continue
         for number in PROSE_NUMBER.findall(_SKIP_SPANS.sub(" ", line)):
-            value = _plain(number)
-            if (
-                value
-                and value not in known
-                and not ("." not in value and (int(value) <= 10 or 1900 <= int(value) <= 2099))
-            ):
+            value = number.replace(",", "").rstrip(".")
+            small_or_year = "." not in value and (int(value) <= 10 or 1900 <= int(value) <= 2099)
+            if value not in known and not small_or_year:
                 found.append((n, number))
     return found
 
 
-# ---------------------------------------------------------------------------------------------------------
-# ruff on the pages' code
-# ---------------------------------------------------------------------------------------------------------
+# ruff on the pages' code, with the package's rules but `E402` allowed (a continuation imports where it
+# needs), and the output lines hidden from ruff, which would rewrite `#>` as `# >`.
 
 
 def ruff_exe() -> str | None:
@@ -155,9 +144,7 @@ def _hide(lines: list[str]) -> list[str]:
 def _ruff(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     exe = ruff_exe()
     assert exe, "ruff is missing: run `make test` (it installs the test extras)"
-    return subprocess.run(
-        [exe, *args, "--config", str(CONFIG), "--no-cache"], cwd=cwd, capture_output=True, text=True
-    )
+    return subprocess.run([exe, *args, *RUFF_OPTIONS], cwd=cwd, capture_output=True, text=True)
 
 
 def ruff_problems(path: Path, text: str) -> list[str]:
@@ -166,50 +153,41 @@ def ruff_problems(path: Path, text: str) -> list[str]:
     if not blocks:
         return []
     found: list[str] = []
+    # ruff check: one file per chain (a block and the blocks it continues), each line kept with its page line.
+    chains: list[list[tuple[int, str]]] = []
+    for f in blocks:
+        if "continuation" not in f.options or not chains:
+            chains.append([])
+        chains[-1] += zip(f.lines[1:], [*_hide(f.body), ""], strict=True)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        # ruff check: one file per chain (a block and the blocks it continues), lines mapped back to the page.
-        where: dict[str, list[int]] = {}
-        for f in blocks:
-            name = next(reversed(where)) if "continuation" in f.options and where else f"chain{len(where)}.py"
-            lines = (folder / name).read_text("utf8").split("\n") if name in where else []
-            (folder / name).write_text("\n".join([*lines, *_hide(f.body), ""]), "utf8")
-            where[name] = [*where.get(name, []), *range(f.line + 1, f.line + len(f.body) + 2)]
-        result = _ruff(
-            ["check", "--output-format", "json", "--extend-ignore", ",".join(PAGE_IGNORES), "."], folder
-        )
-        for item in json.loads(result.stdout or "[]"):
-            line = where[Path(item["filename"]).name][item["location"]["row"] - 1]
-            found.append(f"{path}:{line}: ruff {item['code']}: {item['message']}")
-        # ruff format: one file per block, formatted in place and compared (a block is formatted on its own).
-        for f, formatted in zip(blocks, _formatted(blocks, folder), strict=True):
-            if formatted != _hide(f.body):
-                found.append(
-                    f"{path}:{f.line + 1}: this block is not formatted as `ruff format` would; run "
-                    f"`.venv/bin/python scripts/format_pages.py {path}`"
-                )
+        for i, chain in enumerate(chains):
+            (Path(tmp) / f"chain{i}.py").write_text("\n".join(code for _, code in chain), "utf8")
+        result = _ruff(["check", "--output-format", "json", "--extend-ignore", "E402", "."], Path(tmp))
+    for item in json.loads(result.stdout or "[]"):
+        line, _ = chains[int(Path(item["filename"]).stem.removeprefix("chain"))][item["location"]["row"] - 1]
+        found.append(f"{path}:{line}: ruff {item['code']}: {item['message']}")
+    formatted = [f.body for f in pages.fences(format_page(text)) if f.runs]
+    for f, body in zip(blocks, formatted, strict=True):
+        if body != f.body:
+            found.append(
+                f"{path}:{f.line + 1}: this block is not formatted as `ruff format` would; run "
+                f"`.venv/bin/python scripts/format_pages.py {path}`"
+            )
     return sorted(found, key=lambda p: int(p.split(":")[1]))
 
 
-def _formatted(blocks: list[pages.Fence], folder: Path) -> list[list[str]]:
-    """Each block with its imports sorted and formatted as ruff writes it (output lines still hidden)."""
-    names = [f"block{f.line}.py" for f in blocks]
-    for name, f in zip(names, blocks, strict=True):
-        (folder / name).write_text("\n".join(_hide(f.body)) + "\n", "utf8")
-    if names:
-        _ruff(
-            ["check", "--select", "I", "--fix", "--quiet", *names], folder
-        )  # imports sorted, as check wants
-        _ruff(["format", *names], folder)
-    return [(folder / name).read_text("utf8").rstrip("\n").split("\n") for name in names]
-
-
 def format_page(text: str) -> str:
-    """The page with every runnable Python block replaced by `ruff format`'s version of it."""
+    """The page with every runnable Python block as `ruff format` writes it, its imports sorted as ruff check
+    wants; each block on its own."""
     lines = text.split("\n")
     blocks = [f for f in pages.fences(text) if f.runs]
+    names = [f"block{f.line}.py" for f in blocks]
     with tempfile.TemporaryDirectory() as tmp:
-        formatted = _formatted(blocks, Path(tmp))
-    for f, new in reversed(list(zip(blocks, formatted, strict=True))):  # bottom up: line numbers hold
-        lines[f.line : f.line + len(f.body)] = [_PLACEHOLDER.sub(r"\1#\2\3", line) for line in new]
+        for name, f in zip(names, blocks, strict=True):
+            (Path(tmp) / name).write_text("\n".join(_hide(f.body)) + "\n", "utf8")
+        _ruff(["check", "--select", "I", "--fix", "--quiet", *names], Path(tmp))
+        _ruff(["format", *names], Path(tmp))
+        for f, name in reversed(list(zip(blocks, names, strict=True))):  # bottom up: line numbers hold
+            new = (Path(tmp) / name).read_text("utf8").rstrip("\n").split("\n")
+            lines[f.line : f.line + len(f.body)] = [_PLACEHOLDER.sub(r"\1#\2\3", line) for line in new]
     return "\n".join(lines)

@@ -16,11 +16,11 @@ NOT_CHAPTERS = {"index.md", "contributing.md"}
 class _Loader(yaml.SafeLoader):
     """mkdocs.yml uses `!ENV [NAME, default]`; read it as its default (site_url() reads the variable)."""
 
+    def env(self, node: yaml.Node) -> Any:
+        return self.construct_sequence(node)[-1] if isinstance(node, yaml.SequenceNode) else None
 
-_Loader.add_constructor(
-    "!ENV",
-    lambda loader, node: loader.construct_sequence(node)[-1] if isinstance(node, yaml.SequenceNode) else None,
-)
+
+_Loader.add_constructor("!ENV", _Loader.env)
 
 
 def mkdocs_config(root: Path = ROOT) -> dict[str, Any]:
@@ -29,12 +29,9 @@ def mkdocs_config(root: Path = ROOT) -> dict[str, Any]:
 
 def nav_pages(config: dict[str, Any] | None = None) -> list[str]:
     """Every page the nav of `config` (default: this project's) names, in order, sections flattened."""
-
-    def walk(items: list) -> list[str]:
-        values = [next(iter(i.values())) if isinstance(i, dict) else i for i in items]
-        return [p for v in values for p in (walk(v) if isinstance(v, list) else [v])]
-
-    return walk((config or mkdocs_config())["nav"])
+    items = (config or mkdocs_config())["nav"]
+    values = [next(iter(i.values())) if isinstance(i, dict) else i for i in items]
+    return [p for v in values for p in (nav_pages({"nav": v}) if isinstance(v, list) else [v])]
 
 
 def chapter_names(config: dict[str, Any]) -> list[str]:
@@ -59,27 +56,23 @@ def project(path: Path) -> tuple[Path, dict[str, Any], Path] | None:
 def is_chapter(path: Path, *, listed: bool = True) -> bool:
     """Whether `path` is a chapter of its project: a page directly in the docs folder, other than the
     introduction and contributing, and (with `listed`) in the nav."""
-    found = project(path) if Path(path).suffix == ".md" else None
-    if found is None or Path(path).resolve().parent != found[2] or Path(path).name in NOT_CHAPTERS:
+    path = Path(path)
+    found = project(path) if path.suffix == ".md" and path.name not in NOT_CHAPTERS else None
+    if found is None or path.resolve().parent != found[2]:
         return False
-    return not listed or Path(path).name in chapter_names(found[1])
+    return not listed or path.name in chapter_names(found[1])
 
 
 def site_url() -> str:
-    url = os.environ.get("SITE_URL") or mkdocs_config().get("site_url") or "/"
-    return url if url.endswith("/") else url + "/"
+    return (os.environ.get("SITE_URL") or mkdocs_config().get("site_url") or "/").rstrip("/") + "/"
 
 
 def page_url(target: str, base: str, notebook_dir: str = "notebooks") -> str:
     """The published URL of a link target of a page (`temperature.md#x`, `reference/model.md`, ...)."""
     path, _, fragment = target.partition("#")
     if path.endswith(".md"):
-        path = path[: -len(".md")]
-        path = (
-            ""
-            if path in ("index", "")
-            else (path[: -len("/index")] if path.endswith("/index") else path) + "/"
-        )
+        path = path.removesuffix(".md")
+        path = path.removesuffix("index") if path in ("index", "") or path.endswith("/index") else path + "/"
     elif path.endswith(".ipynb") and not path.startswith(f"{notebook_dir}/"):
-        path = path[: -len(".ipynb")] + "/"  # a notebook rendered as a page (the solutions)
+        path = path.removesuffix(".ipynb") + "/"  # a notebook rendered as a page (the solutions)
     return base + path + (f"#{fragment}" if fragment else "")
