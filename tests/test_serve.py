@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -20,9 +21,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import serve  # noqa: E402  (scripts/serve.py)
+# scripts/serve.py is a script, not a module of a package: load it from its file, leaving sys.path alone
+_spec = importlib.util.spec_from_file_location("serve", ROOT / "scripts" / "serve.py")
+serve = importlib.util.module_from_spec(_spec)
+sys.modules["serve"] = serve  # its dataclasses look their module up by name
+_spec.loader.exec_module(serve)
 
 
 def test_the_address_is_where_mkdocs_serve_answers():
