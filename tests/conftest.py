@@ -41,7 +41,6 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
             status = main(list(argv))
         except SystemExit as exit_:
             status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-        out, err = capsys.readouterr()
-        return CliResult(status, out, err)
+        return CliResult(status, *capsys.readouterr())
 
     return run

@@ -21,9 +21,8 @@ class Checker:
 
     def __init__(self, *, update: bool = False, record: bool = False) -> None:
         self.update, self.record = update, record
-        self.edits: dict[Path, list[tuple[list[int], int, list[str]]]] = defaultdict(
-            list
-        )  # (delete, after, new)
+        # page -> (line after which to insert, lines to delete, new lines)
+        self.edits: dict[Path, list[tuple[int, list[int], list[str]]]] = defaultdict(list)
         self.records: list[dict[str, Any]] = []
         self._ordinals: dict[Path, dict[int, int]] = {}
 
@@ -50,7 +49,7 @@ class Checker:
             last = shown[-1] if shown else Expected(0, EXACT, "", "")  # the kind of the lines printed beyond
             new = [outputs.rewrite(shown[i] if i < len(shown) else last, g) for i, g in enumerate(got)]
             after = shown[0].lineno - 1 if shown else stmt.end_lineno or stmt.lineno
-            self.edits[path].append(([e.lineno for e in shown], after, new))
+            self.edits[path].append((after, [e.lineno for e in shown], new))
 
     def _record(self, path: Path, shown: list[Expected], got: list[str]) -> None:
         if path not in self._ordinals:
@@ -74,7 +73,7 @@ class Checker:
         """Write the gathered edits into the pages, bottom up so that line numbers hold; return the pages."""
         for path, edits in self.edits.items():
             lines = path.read_text("utf8").split("\n")
-            for delete, after, new in sorted(edits, key=lambda edit: edit[1], reverse=True):
+            for after, delete, new in sorted(edits, reverse=True):
                 for n in sorted(delete, reverse=True):
                     del lines[n - 1]
                 lines[after:after] = new

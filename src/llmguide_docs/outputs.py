@@ -20,6 +20,7 @@ OUTPUT_LINE = re.compile(r"^\s*(#[>~?])(?: |$)(.*)")
 # A number as Python prints it: optional sign, digits with optional thousands commas, optional fraction and
 # exponent. The sign only counts where it cannot be an operator or a hyphen inside a word.
 NUMBER = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?|(?<![\w.])-?\.\d+")
+_TOKENS = re.compile(f"({NUMBER.pattern})")  # splits a line into words and numbers, alternating
 TOLERANCE = re.compile(r"\s*±\s*(?P<value>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)(?P<percent>%?)")
 _TOLERANCED = re.compile(rf"(?P<number>{NUMBER.pattern})(?P<tolerance>{TOLERANCE.pattern})?")
 
@@ -106,12 +107,7 @@ def parse_output_line(lineno: int, raw: str) -> Expected:
 
 def _tokens(text: str) -> list[str]:
     """Words and numbers alternating (words first and last), runs of white space shrunk to one space."""
-    parts = NUMBER.split(text.rstrip())  # no groups in NUMBER: the words between the numbers
-    numbers = NUMBER.findall(text.rstrip())
-    tokens = [re.sub(r"\s+", " ", parts[0])]
-    for number, words in zip(numbers, parts[1:], strict=True):
-        tokens += [number, re.sub(r"\s+", " ", words)]
-    return tokens
+    return [t if i % 2 else re.sub(r"\s+", " ", t) for i, t in enumerate(_TOKENS.split(text.rstrip()))]
 
 
 def mismatch(expected: Expected, printed: str) -> str | None:

@@ -25,10 +25,9 @@ _OPENING = re.compile(r"^(?P<indent>[ \t]*)(?P<mark>`{3,}|~{3,})(?P<info>.*)$")
 def info_words(info: str) -> list[str]:
     """A fence's info string as words, language first: `python notest` or superfences' `{.python notest}`
     (pytest-markdown-docs's parse_superfences_block_info, which the site build cannot import: it loads pytest)."""
-    if not info.startswith("{"):
-        return info.split()
-    words = info.strip("{}").split()
-    lang = next((w for w in words if w.startswith(".")), None)
+    brace = info.startswith("{")
+    words = (info.strip("{}") if brace else info).split()
+    lang = next((w for w in words if w.startswith(".")), None) if brace else None
     return [lang[1:], *(w for w in words if w is not lang)] if lang else words
 
 

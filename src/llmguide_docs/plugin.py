@@ -1,11 +1,9 @@
 """The pytest plugin: the docs harness on top of pytest-markdown-docs (loaded by the root conftest.py).
 
-pytest-markdown-docs collects the Python fences of the pages and docstrings, a `continuation` block with the
-blocks it continues. This plugin runs each one statement by statement, checking what each prints
-(`check.Checker`), and reuses the namespace a chain left instead of running it again. It adds a `[lint]` item
-to each page, a `[structure]` item to each chapter and, under `--chapters-as-notebooks`, a `[notebook]` item
-that runs a chapter as its notebook in place of its blocks; then a per-page report. Its state lives in one
-`Harness` per pytest run.
+It runs each fence that plugin collects statement by statement, checking what each prints (`check.Checker`)
+and reusing the namespace a chain of `continuation` blocks left; it adds a `[lint]` item to each page, a
+`[structure]` item to each chapter and, under `--chapters-as-notebooks`, a `[notebook]` item that runs a
+chapter in place of its blocks; then a per-page report. Its state lives in one `Harness` per pytest run.
 """
 
 from __future__ import annotations
@@ -82,17 +80,13 @@ def _shift_seeds(patch: pytest.MonkeyPatch, offset: int) -> None:
         def manual_seed(self, seed: int) -> Generator:
             return super().manual_seed(seed + offset)
 
-    class Random(random.Random):
-        def seed(self, a: Any = None, version: int = 2) -> None:
-            super().seed(shifted(a), version)
-
     def shifted(seed: Any) -> Any:
         return seed + offset if isinstance(seed, int) else seed
 
-    manual_seed, default_rng = torch.manual_seed, np.random.default_rng
+    manual_seed, default_rng, seed = torch.manual_seed, np.random.default_rng, random.Random.seed
     patch.setattr(torch, "manual_seed", lambda seed: manual_seed(seed + offset))
     patch.setattr(torch, "Generator", Generator)
-    patch.setattr(random, "Random", Random)
+    patch.setattr(random.Random, "seed", lambda self, a=None, version=2: seed(self, shifted(a), version))
     patch.setattr(np.random, "default_rng", lambda seed=None: default_rng(shifted(seed)))
 
 
@@ -145,16 +139,14 @@ def _lint(item: PageItem) -> list[str]:
     if stray:
         shown = ", ".join(f"{number} (line {line})" for line, number in stray[:12])
         more = f" and {len(stray) - 12} more" if len(stray) > 12 else ""
-        message = (
-            f"{item.path}: numbers in the prose that no block prints: {shown}{more}. Print or assert them, "
-        )
-        message += "or list quoted ones in `<!-- prose numbers: ... -->`."
+        message = f"{item.path}: numbers in the prose that no block prints: {shown}{more}. Print or assert "
+        message += "them, or list quoted ones in `<!-- prose numbers: ... -->`."
         warnings.warn(lint.ProseNumberWarning(message), stacklevel=1)
     return found
 
 
 def _as_notebook(item: PageItem) -> list[str]:
-    figures = Path(os.environ.get("LLMGUIDE_FIGURE_DIR") or (site.DOCS / "figures"))
+    figures = Path(os.environ["LLMGUIDE_FIGURE_DIR"])  # set by the Harness
     checker = item.config.pluginmanager.get_plugin("llmguide-docs-harness").checker
     with tempfile.TemporaryDirectory() as tmp:
         notebook.run_chapter_notebook(item.path, figure_dir=figures, workdir=Path(tmp), checker=checker)
@@ -199,9 +191,8 @@ class Harness:
 
     def __init__(self, config: pytest.Config, threads: int) -> None:
         self.config, self.threads = config, threads
-        record = config.getoption("--record-outputs")
-        self.record = Path(record) if record else None
-        self.checker = Checker(update=config.getoption("--update-outputs"), record=self.record is not None)
+        self.record = config.getoption("--record-outputs")  # a file name, or None
+        self.checker = Checker(update=config.getoption("--update-outputs"), record=bool(self.record))
         self.runner = BlockRunner(self.checker)
         self.counts: dict[Path, dict[str, float]] = {}
         self.failures: list[dict[str, str]] = []
@@ -246,7 +237,7 @@ class Harness:
         items[:] = sorted((i for i in items if i not in drop), key=lambda i: i.path not in chapters)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.failed and self.record is not None:
+        if report.failed and self.record:
             message = str(report.longrepr).strip().split("\n")[-1][:500]
             self.failures.append({"test": report.nodeid, "when": report.when, "message": message})
         # Counted from the reports, not at collection: under pytest-xdist this process collects nothing.
@@ -292,11 +283,11 @@ class Harness:
     def pytest_sessionfinish(self) -> None:
         for path in self.checker.write_edits():
             print(f"\nupdated the output lines of {path}")
-        if self.record is not None:
+        if self.record:
             record = {
                 "torch_threads": self.threads,
                 "seed_offset": self.config.getoption("--seed-offset"),
                 "lines": self.checker.records,
                 "failures": self.failures,
             }
-            self.record.write_text(json.dumps(record, indent=1), "utf8")
+            Path(self.record).write_text(json.dumps(record, indent=1), "utf8")
