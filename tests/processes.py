@@ -1,10 +1,9 @@
 """Run a command from a test with a time limit that ends the command and everything it started.
 
-`subprocess.run(..., timeout=...)` kills only the process it started; a launcher such as `torchrun` starts
-its workers in sessions of their own, which would live on. When the time is up, `run_bounded` notes every
-descendant (psutil, while the parent links hold), sends SIGTERM to the command's process group (torchrun
-then stops its workers), waits `grace` seconds, kills what is left (psutil checks each process's start time,
-so a reused pid is left alone), and fails the test saying it timed out, with the output's end.
+`subprocess.run(..., timeout=...)` kills only its own process; a launcher such as `torchrun` starts workers
+in sessions of their own, which would live on. On timeout, `run_bounded` notes every descendant (psutil),
+sends SIGTERM to the command's process group (torchrun then stops its workers), waits `grace` seconds, kills
+what is left (psutil checks start times: a reused pid is spared), and fails the test with the output's end.
 """
 
 from __future__ import annotations
@@ -59,8 +58,9 @@ def run_bounded(
             pipe.close()
         proc.wait()
         out, err = "", "(its output was lost: a process it started still held the pipes)"
+    tail = (out[-2000:] + err[-2000:]).strip()
     pytest.fail(
-        f"timed out after {timeout:g} s: {' '.join(map(str, args))}\nended it and the {len(tree) - 1} processes it "
-        f"had started; its output ended with:\n{(out[-2000:] + err[-2000:]).strip()}",
+        f"timed out after {timeout:g} s: {' '.join(map(str, args))}\nended it and the {len(tree) - 1} "
+        f"processes it had started; its output ended with:\n{tail}",
         pytrace=False,
     )

@@ -16,7 +16,7 @@ import os
 import random
 import tempfile
 import warnings
-from collections import defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,26 +32,18 @@ from llmguide_docs.outputs import EXACT, EXAMPLE, MEASURED, OutputMismatch
 
 TORCH_THREADS = 2  # the default of `--torch-threads`
 COLUMNS = ("ran", "failed", "not run", EXACT, MEASURED, EXAMPLE)  # of the per-page report
-SUMMARY_HEAD = (
-    "### Docs blocks per page\n\n| page | ran | failed | not run | exact lines | measured lines | examples "
-)
-SUMMARY_HEAD += "| seconds |\n| --- |" + " ---: |" * 7
-
-FLAG, INT = {"action": "store_true"}, {"type": int}
-OPTIONS = {  # option: (argparse keywords, help)
-    "--update-outputs": (FLAG, "rewrite failing output lines with what is printed (kinds, tolerances kept)"),
-    "--skip-page-ruff": (FLAG, "leave ruff out of the pages' lint (for planted pages)"),
-    "--torch-threads": (INT, f"torch's thread count (default {TORCH_THREADS}, 1 in each xdist worker)"),
-    "--seed-offset": ({**INT, "default": 0}, "add this to every seed the pages set (torch, random, numpy)"),
-    "--record-outputs": ({}, "write every output line and failure to this JSON file instead of failing"),
-    "--chapters-as-notebooks": (FLAG, "run each chapter as its notebook, in a fresh kernel"),
-}
+SUMMARY_HEAD = "### Docs blocks per page\n\n| page | ran | failed | not run | exact lines | measured lines |"
+SUMMARY_HEAD += " examples | seconds |\n| --- |" + " ---: |" * 7  # the report's table, on GitHub Actions
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("llmguide docs")
-    for name, (keywords, text) in OPTIONS.items():
-        group.addoption(name, help=text, **keywords)
+    add = parser.getgroup("llmguide docs").addoption
+    add("--update-outputs", action="store_true", help="rewrite failing output lines with what is printed")
+    add("--skip-page-ruff", action="store_true", help="leave ruff out of the pages' lint (for planted pages)")
+    add("--torch-threads", type=int, help=f"torch's threads (default {TORCH_THREADS}, 1 in an xdist worker)")
+    add("--seed-offset", type=int, default=0, help="add to every seed the pages set (torch, random, numpy)")
+    add("--record-outputs", help="write every output line and failure to this JSON file instead of failing")
+    add("--chapters-as-notebooks", action="store_true", help="run the chapters as notebooks in new kernels")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -83,10 +75,10 @@ def _shift_seeds(patch: pytest.MonkeyPatch, offset: int) -> None:
     def shifted(seed: Any) -> Any:
         return seed + offset if isinstance(seed, int) else seed
 
-    manual_seed, default_rng, seed = torch.manual_seed, np.random.default_rng, random.Random.seed
+    manual_seed, default_rng, random_seed = torch.manual_seed, np.random.default_rng, random.Random.seed
     patch.setattr(torch, "manual_seed", lambda seed: manual_seed(seed + offset))
     patch.setattr(torch, "Generator", Generator)
-    patch.setattr(random.Random, "seed", lambda self, a=None, version=2: seed(self, shifted(a), version))
+    patch.setattr(random.Random, "seed", lambda self, a=None, *rest: random_seed(self, shifted(a), *rest))
     patch.setattr(np.random, "default_rng", lambda seed=None: default_rng(shifted(seed)))
 
 
@@ -194,7 +186,7 @@ class Harness:
         self.record = config.getoption("--record-outputs")  # a file name, or None
         self.checker = Checker(update=config.getoption("--update-outputs"), record=bool(self.record))
         self.runner = BlockRunner(self.checker)
-        self.counts: dict[Path, dict[str, float]] = {}
+        self.counts: dict[Path, Counter] = {}
         self.failures: list[dict[str, str]] = []
         self.patch = pytest.MonkeyPatch()  # undone at the end: the harness's tests run it inline
         # Printed results of training depend, in their last digits, on how many threads split each matrix
@@ -247,11 +239,9 @@ class Harness:
             return
         if page not in self.counts:  # what the page holds: blocks not run (notest), output lines by kind
             text = page.read_text("utf8")
-            self.counts[page] = counts = defaultdict(float)
+            counts = self.counts[page] = Counter(outputs.kind_of(raw) for _, raw in pages.output_lines(text))
             python = [f for f in pages.fences(text) if f.lang in pages.PYTHON]
             counts["not run"], counts["blocks"] = sum(f.notest for f in python), sum(f.runs for f in python)
-            for _, raw in pages.output_lines(text):
-                counts[outputs.kind_of(raw)] += 1
         counts = self.counts[page]
         if name in ("[lint]", "[structure]"):
             return
@@ -272,8 +262,9 @@ class Harness:
             rel, seconds = os.path.relpath(page, self.config.rootpath), f"{c['seconds']:.1f}"
             ran, failed, skipped, exact, measured, examples = cells = [f"{c[k]:.0f}" for k in COLUMNS]
             terminalreporter.write_line(
-                f"{rel}: {ran} ran{' as its notebook' if c['notebook'] else ''}, {failed} failed, {skipped} not "
-                f"run (notest); output lines: {exact} exact, {measured} measured, {examples} examples; {seconds} s"
+                f"{rel}: {ran} ran{' as its notebook' if c['notebook'] else ''}, {failed} failed, {skipped} "
+                f"not run (notest); output lines: {exact} exact, {measured} measured, {examples} examples; "
+                f"{seconds} s"
             )
             rows.append("| " + " | ".join([f"`{rel}`", *cells, seconds]) + " |")
         if summary := os.environ.get("GITHUB_STEP_SUMMARY"):  # on GitHub Actions, in the job's summary too
