@@ -93,15 +93,13 @@ class BlockRunner(DefaultRunner):
         path, filename, first = Path(test.source_path), str(test.source_path), test.start_line + 1
         own, shown = pages.statements(path, test.source, first)
         earlier = "\n".join(test.source.split("\n")[: first - 1]).rstrip()
-        namespace = args
+        namespace, cached = args, self.chains.pop(path, None)  # a block that fails leaves no chain
         if earlier.strip():
-            cached = self.chains.get(path)
             if cached is not None and cached[0].rstrip() == earlier:
                 namespace = dict(cached[1])
             else:  # selected on its own: run the blocks it continues, silently
                 with contextlib.redirect_stdout(io.StringIO()):
                     exec(compile(earlier, filename, "exec", dont_inherit=True), namespace)
-        self.chains.pop(path, None)
         for stmt, lines in zip(own, shown, strict=True):
             code = compile(ast.Module(body=[stmt], type_ignores=[]), filename, "exec", dont_inherit=True)
             with contextlib.redirect_stdout(printed := io.StringIO()):
