@@ -1,11 +1,9 @@
-"""Root conftest: checks the set-up, then loads the docs harness (`llmguide_docs.plugin`).
-
-Running `pytest` without the set-up done gives one line saying what to run, not a stack trace.
-"""
+"""Root conftest: checks the set-up, then loads the docs harness (`llmguide_docs.plugin`). Without the set-up,
+`pytest` says in one line what to run, not with a stack trace."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 from pathlib import Path
 
@@ -15,17 +13,12 @@ ROOT = Path(__file__).parent
 REQUIRED = ("pytest_markdown_docs", "markdown_it", "matplotlib", "yaml", "hypothesis", "llmguide", "torch")
 REQUIRED += ("numpy", "nbformat", "nbclient", "ipykernel", "psutil")
 
-
-def _importable(name: str) -> bool:
+_missing, _problem = [], None
+for _name in REQUIRED:
     try:
-        importlib.import_module(name)
+        importlib.import_module(_name)
     except ImportError:
-        return False
-    return True
-
-
-_missing = [name for name in REQUIRED if not _importable(name)]
-_problem = None
+        _missing.append(_name)
 if _missing:
     _problem = (
         f"the test set-up is not done: missing {', '.join(_missing)} in {sys.executable}. run `make test` (it "
@@ -34,7 +27,7 @@ if _missing:
 else:
     # An editable install made from another clone imports that clone's code, and every test here would
     # silently test it: refuse, saying how to fix it.
-    _imported = Path(importlib.util.find_spec("llmguide").origin).resolve().parent
+    _imported = Path(sys.modules["llmguide"].__file__).resolve().parent
     if not _imported.is_relative_to((ROOT / "src").resolve()):
         _problem = (
             f"llmguide is imported from {_imported}, not from this clone's src/ ({ROOT / 'src'}): run "

@@ -21,10 +21,7 @@ class CliResult:
     err: str
 
     def fails_naming(self, flag: str) -> str:
-        """Assert the run failed the way the CLI promises: a non-zero status and one stderr line naming `flag`.
-
-        Returns that line.
-        """
+        """Assert the run failed as the CLI promises: a non-zero status, one stderr line naming `flag` (returned)."""
         assert self.status != 0, f"expected a failure, got status 0 and stdout {self.out!r}"
         assert "Traceback" not in self.err, self.err
         lines = self.err.strip().splitlines()
@@ -35,20 +32,15 @@ class CliResult:
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
-    """`cli("memory", "gpt2", ...)` runs `llmguide memory gpt2 ...` and returns a `CliResult`.
-
-    `main` reports errors by raising SystemExit (as argparse does); the runner turns that into the status.
-    """
-
+    """`cli("memory", "gpt2", ...)` runs `llmguide memory gpt2 ...` and returns a `CliResult`; the SystemExit by
+    which `main` reports errors (as argparse does) becomes the status."""
     from llmguide.cli import main
 
     def run(*argv: str) -> CliResult:
         try:
             status = main(list(argv))
         except SystemExit as exit_:
-            code = exit_.code
-            status = code if isinstance(code, int) else (0 if code is None else 1)
-        out, err = capsys.readouterr()
-        return CliResult(status, out, err)
+            status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        return CliResult(status, *capsys.readouterr())
 
     return run

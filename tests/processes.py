@@ -1,10 +1,9 @@
 """Run a command from a test with a time limit that ends the command and everything it started.
 
-`subprocess.run(..., timeout=...)` kills only the process it started; a launcher such as `torchrun` starts its
-workers in sessions of their own, which would live on. `run_bounded`, when the time is up, notes every
-descendant (psutil, while the parent links hold), sends SIGTERM to the command's process group (torchrun
-then stops its workers itself), waits `grace` seconds, kills what is left (psutil checks each process's
-start time, so a reused pid is left alone), and fails the test saying it timed out, with the output's end.
+`subprocess.run(..., timeout=...)` kills only its own process; a launcher such as `torchrun` starts workers
+in sessions of their own, which would live on. On timeout, `run_bounded` notes every descendant (psutil),
+sends SIGTERM to the command's process group (torchrun then stops its workers), waits `grace` seconds, kills
+what is left (psutil checks start times: a reused pid is spared), and fails the test with the output's end.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Sequence
+from subprocess import PIPE
 
 import psutil
 import pytest
@@ -37,19 +37,10 @@ def run_bounded(
     args: Sequence[str], *, timeout: float, grace: float = 10.0, **kwargs: object
 ) -> subprocess.CompletedProcess[str]:
     """`subprocess.run(args, capture_output=True, text=True, **kwargs)` that cannot outlive `timeout` seconds."""
-    proc = subprocess.Popen(
-        list(args),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        **kwargs,
-    )
-    try:
+    proc = subprocess.Popen(list(args), stdout=PIPE, stderr=PIPE, text=True, start_new_session=True, **kwargs)
+    with contextlib.suppress(subprocess.TimeoutExpired):
         out, err = proc.communicate(timeout=timeout)
         return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-    except subprocess.TimeoutExpired:
-        pass
     root = psutil.Process(proc.pid)
     tree = [root, *root.children(recursive=True)]
     with contextlib.suppress(ProcessLookupError):  # the group may be gone
@@ -69,7 +60,7 @@ def run_bounded(
         out, err = "", "(its output was lost: a process it started still held the pipes)"
     tail = (out[-2000:] + err[-2000:]).strip()
     pytest.fail(
-        f"timed out after {timeout:g} s: {' '.join(map(str, args))}\n"
-        f"ended it and the {len(tree) - 1} processes it had started; its output ended with:\n{tail}",
+        f"timed out after {timeout:g} s: {' '.join(map(str, args))}\nended it and the {len(tree) - 1} "
+        f"processes it had started; its output ended with:\n{tail}",
         pytrace=False,
     )

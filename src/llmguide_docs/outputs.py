@@ -1,10 +1,10 @@
 """The three kinds of output line a page shows under a statement, and how each is compared.
 
-`#> text` exact (character for character, trailing spaces aside); `#~ text` measured (each number written
-with a tolerance, `2.13 ±0.05` or `614 ±5%`, within it; the other numbers and the words exactly, runs of
-spaces as one); `#? text` example (one run's output: a line must be printed there, not compared; example
-lines that end a statement's output stand for all it prints from there on). docs/contributing.md has the
-contributor's view; the front page (`index.md#reading-the-outputs`) the reader's.
+`#> text` exact (trailing spaces aside); `#~ text` measured (each number written with a tolerance, `2.13 ±0.05`
+or `614 ±5%`, within it; the other numbers and the words exactly, runs of spaces as one); `#? text` example
+(a line must be printed there, not compared; example lines that end a statement's output stand for all it
+prints from there on). docs/contributing.md has the contributor's view, `index.md#reading-the-outputs` the
+reader's.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from dataclasses import dataclass
 EXACT, MEASURED, EXAMPLE = "exact", "measured", "example"
 PREFIXES = {"#>": EXACT, "#~": MEASURED, "#?": EXAMPLE}
 PREFIX_OF = {kind: prefix for prefix, kind in PREFIXES.items()}
-OUTPUT_LINE = re.compile(r"^\s*(#[>~?])(?: |$)")
+OUTPUT_LINE = re.compile(r"^\s*(#[>~?])(?: |$)(.*)")
 
 # A number as Python prints it: optional sign, digits with optional thousands commas, optional fraction and
 # exponent. The sign only counts where it cannot be an operator or a hyphen inside a word.
 NUMBER = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?|(?<![\w.])-?\.\d+")
+_TOKENS = re.compile(f"({NUMBER.pattern})")  # splits a line into words and numbers, alternating
 TOLERANCE = re.compile(r"\s*±\s*(?P<value>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)(?P<percent>%?)")
+_TOLERANCED = re.compile(rf"(?P<number>{NUMBER.pattern})(?P<tolerance>{TOLERANCE.pattern})?")
 
 
 class MalformedOutput(ValueError):
@@ -56,8 +58,14 @@ class Expected:
     tolerances: tuple[Tolerance | None, ...] = ()  # one per number of `plain`, MEASURED only
 
 
+def kind_of(raw: str) -> str | None:
+    """EXACT, MEASURED or EXAMPLE for an output line, else None."""
+    match = OUTPUT_LINE.match(raw)
+    return PREFIXES[match[1]] if match else None
+
+
 def is_output_line(raw: str) -> bool:
-    return OUTPUT_LINE.match(raw) is not None
+    return kind_of(raw) is not None
 
 
 def _as_float(token: str) -> float:
@@ -66,24 +74,15 @@ def _as_float(token: str) -> float:
 
 def strip_tolerances(text: str) -> tuple[str, tuple[Tolerance | None, ...]]:
     """Split a measured line into the text it stands for and one tolerance (or None) per number."""
-    plain: list[str] = []
     tolerances: list[Tolerance | None] = []
-    pos = 0
-    for number in NUMBER.finditer(text):
-        if number.start() < pos:  # inside a tolerance already read
-            continue
-        plain.append(text[pos : number.end()])
-        tol = TOLERANCE.match(text, number.end())
-        if tol:
-            value = float(tol["value"])
-            tolerances.append(Tolerance(value, bool(tol["percent"]), tol.group(0)))
-            pos = tol.end()
-        else:
-            tolerances.append(None)
-            pos = number.end()
-    plain.append(text[pos:])
-    joined = "".join(plain)
-    if "±" in joined:
+
+    def strip(m: re.Match[str]) -> str:
+        tol = m["tolerance"]
+        tolerances.append(Tolerance(float(m["value"]), m["percent"] == "%", tol) if tol else None)
+        return m["number"]
+
+    plain = _TOLERANCED.sub(strip, text)
+    if "±" in plain:
         raise MalformedOutput(
             "a `±` that does not follow a number with a tolerance such as `2.13 ±0.05` or `614 ±5%`"
         )
@@ -92,7 +91,7 @@ def strip_tolerances(text: str) -> tuple[str, tuple[Tolerance | None, ...]]:
             "a measured `#~` line must give at least one number a tolerance (`2.13 ±0.05`); "
             "use `#>` for exact output"
         )
-    return joined, tuple(tolerances)
+    return plain, tuple(tolerances)
 
 
 def parse_output_line(lineno: int, raw: str) -> Expected:
@@ -100,34 +99,23 @@ def parse_output_line(lineno: int, raw: str) -> Expected:
     match = OUTPUT_LINE.match(raw)
     if match is None:
         raise ValueError(f"not an output line: {raw!r}")
-    kind = PREFIXES[match[1]]
-    text = raw.strip()[2:]
-    text = text[1:] if text.startswith(" ") else text
+    kind, text = PREFIXES[match[1]], match[2].rstrip()
     if kind == MEASURED:
-        plain, tolerances = strip_tolerances(text)
-        return Expected(lineno, kind, text, plain, tolerances)
+        return Expected(lineno, kind, text, *strip_tolerances(text))
     return Expected(lineno, kind, text, text)
 
 
 def _tokens(text: str) -> list[str]:
-    """Numbers and the text between them, runs of white space shrunk to one space."""
-    parts: list[str] = []
-    pos = 0
-    for number in NUMBER.finditer(text):
-        parts.append(re.sub(r"\s+", " ", text[pos : number.start()]))
-        parts.append(number.group(0))
-        pos = number.end()
-    parts.append(re.sub(r"\s+", " ", text[pos:]).rstrip())
-    return parts
+    """Words and numbers alternating (words first and last), runs of white space shrunk to one space."""
+    return [t if i % 2 else re.sub(r"\s+", " ", t) for i, t in enumerate(_TOKENS.split(text.rstrip()))]
 
 
 def mismatch(expected: Expected, printed: str) -> str | None:
     """Why `printed` does not match the page's line, or None when it does."""
-    printed = printed.rstrip()
     if expected.kind == EXAMPLE:
         return None
     if expected.kind == EXACT:
-        return None if printed == expected.text.rstrip() else "differs"
+        return None if printed.rstrip() == expected.text.rstrip() else "differs"
     want, got = _tokens(expected.plain), _tokens(printed)
     if len(want) != len(got):
         return "prints a different number of numbers"
@@ -135,9 +123,7 @@ def mismatch(expected: Expected, printed: str) -> str | None:
         if i % 2 == 0:
             if w != g:
                 return f"the words differ: {w.strip()!r} shown, {g.strip()!r} printed"
-            continue
-        tol = expected.tolerances[i // 2]
-        if tol is None:
+        elif (tol := expected.tolerances[i // 2]) is None:
             if w != g:
                 return f"{g} printed where {w} is shown without a tolerance"
         elif not tol.allows(_as_float(w), _as_float(g)):
@@ -146,40 +132,22 @@ def mismatch(expected: Expected, printed: str) -> str | None:
 
 
 def deviations(expected: Expected, printed: str) -> list[tuple[int, float, float, Tolerance]] | None:
-    """For a measured line, (index, shown, printed, tolerance) of every number with a tolerance.
-
-    None when the printed line does not have the same words and numbers of numbers (it cannot be compared).
-    """
-    want, got = _tokens(expected.plain), _tokens(printed.rstrip())
+    """For a measured line, (index, shown, printed, tolerance) of every number with a tolerance; None when
+    the printed line has another count of numbers (it cannot be compared)."""
+    want, got = _tokens(expected.plain), _tokens(printed)
     if len(want) != len(got):
         return None
-    out = []
-    for k, (w, g) in enumerate(zip(want[1::2], got[1::2], strict=True)):
-        tol = expected.tolerances[k]
-        if tol is not None:
-            out.append((k, _as_float(w), _as_float(g), tol))
-    return out
+    pairs = zip(want[1::2], got[1::2], expected.tolerances, strict=True)
+    return [(k, _as_float(w), _as_float(g), tol) for k, (w, g, tol) in enumerate(pairs) if tol is not None]
 
 
 def rewrite(expected: Expected, printed: str) -> str:
-    """The page's new line for a printed line: same kind; a measured line keeps its tolerances.
-
-    Where the printed line has another count of numbers the tolerances cannot be placed, and the line is
-    written without them (the next run then fails on it as malformed, for the author to fix).
-    """
-    printed = printed.rstrip()
-    prefix = PREFIX_OF[expected.kind]
+    """The page's new line for a printed line: same kind; a measured line keeps its tolerances, unless the
+    printed line has another count of numbers (then the next run fails on it as malformed, for the author)."""
+    printed, prefix = printed.rstrip(), PREFIX_OF[expected.kind]
     if expected.kind != MEASURED:  # an example can stand for several printed lines
         return "\n".join(f"{prefix} {line}".rstrip() for line in printed.split("\n"))
-    numbers = list(NUMBER.finditer(printed))
-    if len(numbers) != len(expected.tolerances):
-        return f"{prefix} {printed}".rstrip()
-    out: list[str] = []
-    pos = 0
-    for number, tol in zip(numbers, expected.tolerances, strict=True):
-        out.append(printed[pos : number.end()])
-        if tol is not None:
-            out.append(tol.raw)
-        pos = number.end()
-    out.append(printed[pos:])
-    return f"{prefix} {''.join(out)}".rstrip()
+    if len(NUMBER.findall(printed)) == len(expected.tolerances):
+        tolerances = iter(expected.tolerances)
+        printed = NUMBER.sub(lambda m: m[0] + getattr(next(tolerances), "raw", ""), printed)  # None: no ±
+    return f"{prefix} {printed}".rstrip()

@@ -1,9 +1,8 @@
-"""A page as the harness reads it: its fences, and its runnable Python blocks with their output lines.
+"""A page as the harness reads it, one parser for all its parts: fences, and runnable Python blocks.
 
-One parser for every part of the harness. A fence is *collected* where CommonMark (markdown-it, as
-pytest-markdown-docs uses it) sees a fence, not, say, an indented code block under `!!!`; a collected Python
-fence that is not `notest` is a runnable block. Each of its top-level statements owns the output lines
-under it, up to the next statement.
+A fence is *collected* where CommonMark (markdown-it, as pytest-markdown-docs uses it) sees one, not, say, an
+indented code block under `!!!`; a collected Python fence that is not `notest` is a runnable block. Each of
+its top-level statements owns the output lines under it, up to the next statement.
 """
 
 from __future__ import annotations
@@ -24,12 +23,11 @@ _OPENING = re.compile(r"^(?P<indent>[ \t]*)(?P<mark>`{3,}|~{3,})(?P<info>.*)$")
 
 
 def info_words(info: str) -> list[str]:
-    """A fence's info string as words, language first: `python notest` or superfences' `{.python notest}`."""
-    info = info.strip()
-    if not info.startswith("{"):
-        return info.split()
-    words = info.strip("{}").split()
-    lang = next((w for w in words if w.startswith(".")), None)
+    """A fence's info string as words, language first: `python notest` or superfences' `{.python notest}`
+    (pytest-markdown-docs's parse_superfences_block_info, which the site build cannot import: it loads pytest)."""
+    brace = info.startswith("{")
+    words = (info.strip("{}") if brace else info).split()
+    lang = next((w for w in words if w.startswith(".")), None) if brace else None
     return [lang[1:], *(w for w in words if w is not lang)] if lang else words
 
 
@@ -38,17 +36,10 @@ class Fence:
     line: int  # 1-based line of the opening fence
     indent: int
     info: str
-    words: list[str]
+    lang: str | None
+    options: set[str]
     collected: bool  # a fence to CommonMark, which pytest-markdown-docs turns into a test
     body: list[str] = field(default_factory=list)
-
-    @property
-    def lang(self) -> str | None:
-        return self.words[0] if self.words else None
-
-    @property
-    def options(self) -> set[str]:
-        return set(self.words[1:])
 
     @property
     def notest(self) -> bool:
@@ -73,10 +64,10 @@ def fences(text: str) -> list[Fence]:
         if current is None:
             m = _OPENING.match(line)
             if m and not (m["mark"][0] == "`" and "`" in m["info"]):
-                info = m["info"].strip()
-                current = Fence(n, len(m["indent"].expandtabs(4)), info, info_words(info), n in top)
+                info, mark = m["info"].strip(), m["mark"]
+                lang, *options = info_words(info) or [None]
+                current = Fence(n, len(m["indent"].expandtabs(4)), info, lang, set(options), n in top)
                 found.append(current)
-                mark = m["mark"]
         elif re.match(rf"^[ \t]*{re.escape(mark[0])}{{{len(mark)},}}[ \t]*$", line):
             current = None
         else:
@@ -90,10 +81,8 @@ def fenced_lines(text: str) -> set[int]:
 
 
 def statements(path: Path, source: str, first: int) -> tuple[list[ast.stmt], list[list[Expected]]]:
-    """The top-level statements of `source` from line `first` on, each with the output lines it owns.
-
-    `source`'s line numbers are the page's (earlier lines may hold the blocks a continuation continues).
-    """
+    """The top-level statements of `source` from line `first` on (page line numbers: earlier lines may hold the
+    blocks a continuation continues), each with the output lines it owns."""
     own = [s for s in ast.parse(source, filename=str(path)).body if s.lineno >= first]
     shown: list[list[Expected]] = [[] for _ in own]
     for n, raw in enumerate(source.split("\n")[first - 1 :], start=first):
@@ -137,11 +126,8 @@ def blocks(path: Path, text: str) -> list[Block]:
 
 
 def output_lines(text: str) -> list[tuple[int, str]]:
-    """(line, raw line) of every output line of a page's runnable blocks, in page order.
-
-    A line's position in this list (its ordinal) survives edits that move lines but keep the outputs:
-    scripts/measure_spread.py matches records to the current page by it.
-    """
+    """(line, raw line) of every output line of a page's runnable blocks, in page order. A line's position in
+    this list (its ordinal) survives edits that move lines: scripts/measure_spread.py matches records by it."""
     return [
         (f.line + k, raw)
         for f in fences(text)
