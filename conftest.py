@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -11,14 +11,9 @@ import pytest
 
 ROOT = Path(__file__).parent
 REQUIRED = ("pytest_markdown_docs", "markdown_it", "matplotlib", "yaml", "hypothesis", "llmguide", "torch")
-REQUIRED += ("numpy", "nbformat", "nbclient", "ipykernel", "psutil")
+REQUIRED += ("numpy", "nbformat", "nbclient", "ipykernel", "psutil", "mkdocs")
 
-_missing, _problem = [], None
-for _name in REQUIRED:
-    try:
-        importlib.import_module(_name)
-    except ImportError:
-        _missing.append(_name)
+_missing, _problem = [name for name in REQUIRED if importlib.util.find_spec(name) is None], None
 if _missing:
     _problem = (
         f"the test set-up is not done: missing {', '.join(_missing)} in {sys.executable}. run `make test` (it "
@@ -27,7 +22,7 @@ if _missing:
 else:
     # An editable install made from another clone imports that clone's code, and every test here would
     # silently test it: refuse, saying how to fix it.
-    _imported = Path(sys.modules["llmguide"].__file__).resolve().parent
+    _imported = Path(importlib.util.find_spec("llmguide").origin).resolve().parent
     if not _imported.is_relative_to((ROOT / "src").resolve()):
         _problem = (
             f"llmguide is imported from {_imported}, not from this clone's src/ ({ROOT / 'src'}): run "

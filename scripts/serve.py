@@ -33,7 +33,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmguide_docs.pages import shown_figures
+from llmguide_docs.pages import figures
 from llmguide_docs.site import mkdocs_config, nav_pages, site_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +65,7 @@ def jobs(config: dict | None = None, docs: Path = ROOT / "docs") -> list[Job]:
     for page in nav_pages(config or mkdocs_config()):
         path = docs / page
         if page.endswith(".md") and "/" not in page and path.is_file():
-            if shown_figures(path.read_text("utf8")):
+            if figures(path.read_text("utf8"))[0]:
                 out.append(Job(page, f"docs/figures/.drawn-{path.stem}", path.stem))
         elif page.startswith("solutions/") and page.endswith(".ipynb"):
             out.append(Job(page, f"build/notebooks/{page}", f"solutions-{Path(page).stem}"))

@@ -19,20 +19,6 @@ import psutil
 import pytest
 
 
-def descendants(pid: int) -> dict[int, float]:
-    """Every process below `pid` in the process tree, whatever its session: pid -> start time."""
-    with contextlib.suppress(psutil.Error):
-        return {p.pid: p.create_time() for p in psutil.Process(pid).children(recursive=True)}
-    return {}
-
-
-def alive(pid: int) -> bool:
-    """Whether `pid` still runs (a zombie does not)."""
-    with contextlib.suppress(psutil.Error):
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    return False
-
-
 def run_bounded(
     args: Sequence[str], *, timeout: float, grace: float = 10.0, **kwargs: object
 ) -> subprocess.CompletedProcess[str]:

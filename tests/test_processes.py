@@ -10,10 +10,25 @@ import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
-from processes import alive, descendants, run_bounded
+from processes import run_bounded
 
 pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie does not)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, whatever its session: what run_bounded ends on a timeout."""
+    return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+
 
 # A launcher like torchrun: it starts a worker in a session of its own (so killing the launcher's process
 # group does not reach it), writes the worker's pid, and then both sleep. The launcher ignores SIGTERM, so

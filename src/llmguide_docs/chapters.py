@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from llmguide_docs import lint, site
+from llmguide_docs import pages, site
 
 PART_ONE = "What each chapter checks"  # the index's table of the notes' chapters
 PART_TWO = "Beyond the notes"  # the nav section, and the index's table, of the chapters outside the notes
@@ -161,7 +161,7 @@ def _check_page(rel: Callable[[Path], str], docs: Path, page: Path) -> Iterator[
     if line and f"(solutions/{page.stem}.ipynb)" not in below:
         yield f"{name}:{line}: link the solutions: `[solutions](solutions/{page.stem}.ipynb)`"
     yield from _check_solutions(rel, docs, page, exercises)
-    shown, drawn = lint.shown_and_drawn(text)
+    shown, drawn = pages.figures(text)
     for n, m in shown:
         if not m["alt"].strip():
             yield f"{name}:{n}: figures/{m['name']}.svg has no alt text: say what the figure shows"

@@ -76,8 +76,8 @@ def _use_executed_copy(file: Any) -> None:
 def on_files(files: Files, config: Any) -> Files:
     _pending_notebooks.clear()
     if _serving:  # a placeholder for each figure that a page shows and that is not drawn yet
-        shown = (pages.shown_figures(page.read_text("utf8")) for page in Path(config.docs_dir).rglob("*.md"))
-        for uri in sorted({f"figures/{name}.svg" for names in shown for name in names}):
+        shown = (pages.figures(page.read_text("utf8"))[0] for page in Path(config.docs_dir).rglob("*.md"))
+        for uri in sorted({f"figures/{m['name']}.svg" for found in shown for _, m in found}):
             if files.get_file_from_path(uri) is None:
                 files.append(File.generated(config, uri, content=PLACEHOLDER_SVG.format(uri=uri)))
     for file in files:

@@ -19,22 +19,8 @@ NOTEST_REASON = re.compile(r"^#\s*not run by the tests:\s*\S", re.IGNORECASE)
 LEGEND = "index.md#reading-the-outputs"
 CONTROL_CHARACTERS = frozenset(map(chr, range(32))) - {"\n"}
 RUFF_OPTIONS = ["--config", str(Path(__file__).resolve().parents[2] / "pyproject.toml"), "--no-cache"]
-_QUOTED_NAME = re.compile(r"[\"']([a-z0-9][a-z0-9-]*)[\"']")
 _OUT = re.compile(r"^(\s*)#([>~?])( |$)")
 _PLACEHOLDER = re.compile(r"^(\s*)# @([>~?])( |$)")
-
-
-def shown_and_drawn(text: str) -> tuple[list[tuple[int, re.Match]], dict[str, int]]:
-    """(line, match) of each figure a page shows outside fences, and each name a runnable block draws with
-    `save_figure(..., "name")` -> the line of the first such block."""
-    drawn: dict[str, int] = {}
-    for f in pages.fences(text):
-        for line in f.body if f.runs else ():
-            for name in _QUOTED_NAME.findall(line.partition("save_figure(")[2]):
-                drawn.setdefault(name, f.line)
-    fenced = pages.fenced_lines(text)
-    lines = enumerate(text.split("\n"), start=1)
-    return [(n, m) for n, line in lines if n not in fenced for m in pages.FIGURE.finditer(line)], drawn
 
 
 def problems(path: Path, text: str, *, figures: bool = True) -> list[str]:
@@ -80,7 +66,7 @@ def problems(path: Path, text: str, *, figures: bool = True) -> list[str]:
                 f"{path}:{n}: control character {', '.join(bad)}: an escape of a non-raw string that ate a "
                 "backslash (`\\t` of `\\text`, `\\f` of `\\frac`)? Write the characters, and spaces for tabs."
             )
-    shown, drawn = shown_and_drawn(text) if figures else ([], {})
+    shown, drawn = pages.figures(text) if figures else ([], {})
     for n, m in shown:
         if m["name"] not in drawn:
             found.append(

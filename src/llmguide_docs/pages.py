@@ -19,6 +19,7 @@ from llmguide_docs.outputs import Expected, MalformedOutput, OutputMismatch, is_
 PYTHON = {"python", "py", "python3"}
 FIGURE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?:\./)?figures/(?P<name>[a-z0-9][a-z0-9-]*)\.svg\)")
 FIGURE_LINE = re.compile(rf"^\s*{FIGURE.pattern}\s*$")
+_QUOTED_NAME = re.compile(r"[\"']([a-z0-9][a-z0-9-]*)[\"']")
 _OPENING = re.compile(r"^(?P<indent>[ \t]*)(?P<mark>`{3,}|~{3,})(?P<info>.*)$")
 
 
@@ -137,11 +138,13 @@ def output_lines(text: str) -> list[tuple[int, str]]:
     ]
 
 
-def shown_figures(text: str) -> list[str]:
-    """The figures a page shows (`![...](figures/NAME.svg)` on a line of its own, outside fences), in order."""
-    fenced = fenced_lines(text)
-    return [
-        m["name"]
-        for n, line in enumerate(text.split("\n"), start=1)
-        if n not in fenced and (m := FIGURE_LINE.match(line))
-    ]
+def figures(text: str) -> tuple[list[tuple[int, re.Match]], dict[str, int]]:
+    """(line, match) of each figure `![alt](figures/NAME.svg)` the page shows outside fences, and each NAME a
+    runnable block draws with `save_figure(..., "NAME")` -> the line of the first such block."""
+    drawn: dict[str, int] = {}
+    for f in fences(text):
+        for line in f.body if f.runs else ():
+            for name in _QUOTED_NAME.findall(line.partition("save_figure(")[2]):
+                drawn.setdefault(name, f.line)
+    fenced, lines = fenced_lines(text), enumerate(text.split("\n"), start=1)
+    return [(n, m) for n, line in lines if n not in fenced for m in FIGURE.finditer(line)], drawn

@@ -6,25 +6,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
+from mkdocs.utils.yaml import yaml_load  # reads `!ENV [NAME, default]`, as MkDocs does
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 NOT_CHAPTERS = {"index.md", "contributing.md"}
 
 
-class _Loader(yaml.SafeLoader):
-    """mkdocs.yml uses `!ENV [NAME, default]`; read it as its default (site_url() reads the variable)."""
-
-    def env(self, node: yaml.Node) -> Any:
-        return self.construct_sequence(node)[-1] if isinstance(node, yaml.SequenceNode) else None
-
-
-_Loader.add_constructor("!ENV", _Loader.env)
-
-
 def mkdocs_config(root: Path = ROOT) -> dict[str, Any]:
-    return yaml.load((root / "mkdocs.yml").read_text("utf8"), Loader=_Loader)
+    return yaml_load((root / "mkdocs.yml").read_text("utf8"))
 
 
 def nav_pages(config: dict[str, Any] | None = None) -> list[str]:
