@@ -13,7 +13,12 @@ ROOT = Path(__file__).parent
 REQUIRED = ("pytest_markdown_docs", "markdown_it", "matplotlib", "yaml", "hypothesis", "llmguide", "torch")
 REQUIRED += ("numpy", "nbformat", "nbclient", "ipykernel", "psutil", "mkdocs")
 
-_missing, _problem = [name for name in REQUIRED if importlib.util.find_spec(name) is None], None
+_missing, _problem = [], None
+for _name in REQUIRED:  # imported, not only found: a package that fails to import is missing too
+    try:
+        importlib.import_module(_name)
+    except ImportError:
+        _missing.append(_name)
 if _missing:
     _problem = (
         f"the test set-up is not done: missing {', '.join(_missing)} in {sys.executable}. run `make test` (it "
