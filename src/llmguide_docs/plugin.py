@@ -114,10 +114,6 @@ class BlockRunner(DefaultRunner):
         return f"{test.source_path}:{test.start_line}: this block raised an exception\n{text}"
 
 
-class PageProblems(Exception):
-    """What a page's lint or a chapter's structure check found, one `FILE:LINE: message` a line."""
-
-
 def _lint(item: PageItem) -> list[str]:
     text = item.path.read_text("utf8")
     found = lint.problems(item.path, text)
@@ -125,8 +121,7 @@ def _lint(item: PageItem) -> list[str]:
     # something else (--skip-page-ruff).
     if lint.ruff_exe() and not item.config.getoption("--skip-page-ruff"):
         found += lint.ruff_problems(item.path, text)
-    stray = lint.unprinted_numbers(text) if "reference" not in item.path.parts else []
-    if stray:
+    if "reference" not in item.path.parts and (stray := lint.unprinted_numbers(text)):
         shown = ", ".join(f"{number} (line {line})" for line, number in stray[:12])
         more = f" and {len(stray) - 12} more" if len(stray) > 12 else ""
         message = f"{item.path}: numbers in the prose that no block prints: {shown}{more}. Print or assert "
@@ -154,11 +149,11 @@ class PageItem(pytest.Item):
     """A check of a whole page: `[lint]`, `[structure]` or `[notebook]`."""
 
     def runtest(self) -> None:
-        if found := JOBS[self.name][0](self):
-            raise PageProblems("\n".join(found))
+        if found := JOBS[self.name][0](self):  # one `FILE:LINE: message` a line
+            raise AssertionError("\n".join(found))
 
     def repr_failure(self, excinfo: Any, style: Any = None) -> str:
-        if isinstance(excinfo.value, (PageProblems, OutputMismatch, notebook.NotebookCellError)):
+        if isinstance(excinfo.value, AssertionError):  # the problems found, OutputMismatch, NotebookCellError
             return str(excinfo.value)
         return super().repr_failure(excinfo, style)
 
@@ -195,8 +190,7 @@ class Harness:
         torch.set_num_threads(threads)
         if offset := config.getoption("--seed-offset"):
             _shift_seeds(self.patch, offset)
-        if "MPLBACKEND" not in os.environ:
-            self.patch.setenv("MPLBACKEND", "Agg")
+        self.patch.setenv("MPLBACKEND", os.environ.get("MPLBACKEND", "Agg"))
         self.patch.setenv("LLMGUIDE_FIGURE_DIR", str(config.rootpath / "docs" / "figures"))
 
     def pytest_unconfigure(self) -> None:
@@ -208,22 +202,18 @@ class Harness:
             return PageFile.from_parent(parent, path=file_path)
         return None
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Any:
-        result = yield
-        if isinstance(item, MarkdownInlinePythonItem):  # after pytest-markdown-docs set its default runner
+    @pytest.hookimpl(trylast=True)  # after the item's own setup, where pytest-markdown-docs sets its runner
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if isinstance(item, MarkdownInlinePythonItem):
             item.runner = self.runner
-        return result
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Under --chapters-as-notebooks a chapter's blocks run in its `[notebook]` item: deselect the block
         items, and run the chapters first, so that the xdist workers start on the longest tests."""
         chapters = {item.path for item in items if item.name == "[notebook]"}
-        drop = {
-            item for item in items if isinstance(item, MarkdownInlinePythonItem) and item.path in chapters
-        }
+        drop = [i for i in items if isinstance(i, MarkdownInlinePythonItem) and i.path in chapters]
         if drop:
-            self.config.hook.pytest_deselected(items=list(drop))
+            self.config.hook.pytest_deselected(items=drop)
         items[:] = sorted((i for i in items if i not in drop), key=lambda i: i.path not in chapters)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -243,8 +233,7 @@ class Harness:
         counts = self.counts[page]
         if name in ("[lint]", "[structure]"):
             return
-        if name == "[notebook]":
-            counts["notebook"] = 1
+        counts["notebook"] |= name == "[notebook]"
         if report.when == "call" and report.passed:  # a chapter's notebook ran all of the page's blocks
             counts["ran"] += counts["blocks"] if name == "[notebook]" else 1
         counts["failed"] += report.failed
@@ -273,10 +262,6 @@ class Harness:
         for path in self.checker.write_edits():
             print(f"\nupdated the output lines of {path}")
         if self.record:
-            record = {
-                "torch_threads": self.threads,
-                "seed_offset": self.config.getoption("--seed-offset"),
-                "lines": self.checker.records,
-                "failures": self.failures,
-            }
+            record = {"torch_threads": self.threads, "seed_offset": self.config.getoption("--seed-offset")}
+            record |= {"lines": self.checker.records, "failures": self.failures}
             Path(self.record).write_text(json.dumps(record, indent=1), "utf8")
