@@ -115,7 +115,7 @@ def test_chapter_notebook_follows_its_page(page: Path):
     assert [c.metadata["llmguide"]["line"] for c in cells] == [b.fence.line for b in blocks]
     for c in nb.cells:
         if c.cell_type == "code":
-            assert not any(outputs.is_output_line(line) for line in c.source.split("\n")), c.source
+            assert not any(outputs.kind_of(line) for line in c.source.split("\n")), c.source
             compile(c.source, page.name, "exec")  # plain Python, no magics
     figures = [
         c.metadata["llmguide"]["figure"] for c, r in zip(nb.cells, roles, strict=True) if r == "figure"

@@ -64,10 +64,6 @@ def kind_of(raw: str) -> str | None:
     return PREFIXES[match[1]] if match else None
 
 
-def is_output_line(raw: str) -> bool:
-    return kind_of(raw) is not None
-
-
 def _as_float(token: str) -> float:
     return float(token.replace(",", ""))
 
@@ -95,10 +91,9 @@ def strip_tolerances(text: str) -> tuple[str, tuple[Tolerance | None, ...]]:
 
 
 def parse_output_line(lineno: int, raw: str) -> Expected:
-    """Read one `#>`/`#~`/`#?` line; MalformedOutput says what is wrong with a measured one."""
+    """Read one `#>`/`#~`/`#?` line (`kind_of` says it is one); MalformedOutput says what is wrong with a
+    measured one."""
     match = OUTPUT_LINE.match(raw)
-    if match is None:
-        raise ValueError(f"not an output line: {raw!r}")
     kind, text = PREFIXES[match[1]], match[2].rstrip()
     if kind == MEASURED:
         return Expected(lineno, kind, text, *strip_tolerances(text))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from llmguide_docs.outputs import Expected, MalformedOutput, OutputMismatch, is_output_line, parse_output_line
+from llmguide_docs.outputs import Expected, MalformedOutput, OutputMismatch, kind_of, parse_output_line
 
 PYTHON = {"python", "py", "python3"}
 FIGURE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?:\./)?figures/(?P<name>[a-z0-9][a-z0-9-]*)\.svg\)")
@@ -87,7 +87,7 @@ def statements(path: Path, source: str, first: int) -> tuple[list[ast.stmt], lis
     own = [s for s in ast.parse(source, filename=str(path)).body if s.lineno >= first]
     shown: list[list[Expected]] = [[] for _ in own]
     for n, raw in enumerate(source.split("\n")[first - 1 :], start=first):
-        if not is_output_line(raw):
+        if not kind_of(raw):
             continue
         owner = next((i for i in reversed(range(len(own))) if own[i].lineno <= n), None)
         if owner is None:
@@ -114,28 +114,20 @@ class Block:
     @property
     def code(self) -> str:
         """The block without its output lines: what a notebook cell holds and ruff checks."""
-        return "\n".join(line for line in self.fence.body if not is_output_line(line)).strip("\n")
+        return "\n".join(line for line in self.fence.body if not kind_of(line)).strip("\n")
 
 
 def blocks(path: Path, text: str) -> list[Block]:
     """The runnable blocks of a page, in page order."""
-    return [
-        Block(f, *statements(path, "\n" * f.line + "\n".join(f.body), f.line + 1))
-        for f in fences(text)
-        if f.runs
-    ]
+    runnable = [f for f in fences(text) if f.runs]
+    return [Block(f, *statements(path, "\n" * f.line + "\n".join(f.body), f.line + 1)) for f in runnable]
 
 
 def output_lines(text: str) -> list[tuple[int, str]]:
     """(line, raw line) of every output line of a page's runnable blocks, in page order. A line's position in
     this list (its ordinal) survives edits that move lines: scripts/measure_spread.py matches records by it."""
-    return [
-        (f.line + k, raw)
-        for f in fences(text)
-        if f.runs
-        for k, raw in enumerate(f.body, start=1)
-        if is_output_line(raw)
-    ]
+    runnable = [f for f in fences(text) if f.runs]
+    return [(n, raw) for f in runnable for n, raw in enumerate(f.body, f.line + 1) if kind_of(raw)]
 
 
 def figures(text: str) -> tuple[list[tuple[int, re.Match]], dict[str, int]]:
