@@ -55,17 +55,10 @@ class Checker:
         if path not in self._ordinals:
             lines = pages.output_lines(path.read_text("utf8")) if path.suffix == ".md" else []
             self._ordinals[path] = {line: n for n, (line, _) in enumerate(lines)}
+        ordinals, counts = self._ordinals[path], {"lines_printed": len(got), "lines_shown": len(shown)}
         self.records += [
-            {
-                "page": str(path),
-                "line": e.lineno,
-                "ordinal": self._ordinals[path].get(e.lineno),
-                "kind": e.kind,
-                "shown": e.text,
-                "printed": got[i] if i < len(got) else None,
-                "lines_printed": len(got),
-                "lines_shown": len(shown),
-            }
+            {"page": str(path), "line": e.lineno, "ordinal": ordinals.get(e.lineno), "kind": e.kind}
+            | {"shown": e.text, "printed": got[i] if i < len(got) else None, **counts}
             for i, e in enumerate(shown)
         ]
 
@@ -78,9 +71,7 @@ class Checker:
                     del lines[n - 1]
                 lines[after:after] = new
             path.write_text("\n".join(lines), "utf8")
-        changed = list(self.edits)
-        self.edits.clear()
-        return changed
+        return list(self.edits)
 
 
 def _message(path: Path, stmt: ast.stmt, shown: list[Expected], got: list[str], problems: list) -> str:
