@@ -138,20 +138,21 @@ def ruff_problems(path: Path, text: str) -> list[str]:
     blocks = [f for f in pages.fences(text) if f.runs]
     if not blocks:
         return []
-    found: list[str] = []
-    # ruff check: one file per chain (a block and the blocks it continues), each line kept with its page line.
-    chains: list[list[tuple[int, str]]] = []
+    # ruff check: one file per chain (a block and the blocks it continues), each block at its own lines and
+    # blank lines between, so that ruff's rows are the page's lines.
+    chains: list[list[str]] = []
     for f in blocks:
         if "continuation" not in f.options or not chains:
             chains.append([])
-        chains[-1] += zip(f.lines[1:], [*_hide(f.body), ""], strict=True)
+        chains[-1] += [""] * (f.line - len(chains[-1])) + _hide(f.body)
     with tempfile.TemporaryDirectory() as tmp:
         for i, chain in enumerate(chains):
-            (Path(tmp) / f"chain{i}.py").write_text("\n".join(code for _, code in chain), "utf8")
+            (Path(tmp) / f"chain{i}.py").write_text("\n".join(chain) + "\n", "utf8")
         result = _ruff(["check", "--output-format", "json", "--extend-ignore", "E402", "."], Path(tmp))
-    for item in json.loads(result.stdout or "[]"):
-        line, _ = chains[int(Path(item["filename"]).stem.removeprefix("chain"))][item["location"]["row"] - 1]
-        found.append(f"{path}:{line}: ruff {item['code']}: {item['message']}")
+    found = [
+        f"{path}:{p['location']['row']}: ruff {p['code']}: {p['message']}"
+        for p in json.loads(result.stdout or "[]")
+    ]
     formatted = [f.body for f in pages.fences(format_page(text)) if f.runs]
     for f, body in zip(blocks, formatted, strict=True):
         if body != f.body:
@@ -167,13 +168,12 @@ def format_page(text: str) -> str:
     wants; each block on its own."""
     lines = text.split("\n")
     blocks = [f for f in pages.fences(text) if f.runs]
-    names = [f"block{f.line}.py" for f in blocks]
     with tempfile.TemporaryDirectory() as tmp:
-        for name, f in zip(names, blocks, strict=True):
-            (Path(tmp) / name).write_text("\n".join(_hide(f.body)) + "\n", "utf8")
-        _ruff(["check", "--select", "I", "--fix", "--quiet", *names], Path(tmp))
-        _ruff(["format", *names], Path(tmp))
-        for f, name in reversed(list(zip(blocks, names, strict=True))):  # bottom up: line numbers hold
-            new = (Path(tmp) / name).read_text("utf8").rstrip("\n").split("\n")
+        for f in blocks:
+            (Path(tmp) / f"block{f.line}.py").write_text("\n".join(_hide(f.body)) + "\n", "utf8")
+        _ruff(["check", "--select", "I", "--fix", "--quiet", "."], Path(tmp))
+        _ruff(["format", "."], Path(tmp))
+        for f in reversed(blocks):  # bottom up: line numbers hold
+            new = (Path(tmp) / f"block{f.line}.py").read_text("utf8").rstrip("\n").split("\n")
             lines[f.line : f.line + len(f.body)] = [_PLACEHOLDER.sub(r"\1#\2\3", line) for line in new]
     return "\n".join(lines)
