@@ -101,9 +101,7 @@ class Visit:
         self.context = browser.new_context(accept_downloads=True)
         self.context.route("**/*", self.route)
         self.page: Page = self.context.new_page()
-        self.page.on(
-            "console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None
-        )
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
         self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
 
     def route(self, route: Route) -> None:

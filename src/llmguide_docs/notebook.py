@@ -141,9 +141,7 @@ def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = N
     fences = {f.line: f for f in pages.fences(text)}
     lines = text.split("\n")
     title = next((line[2:].strip() for line in lines if line.startswith("# ")), path.stem)
-    cells: list[Any] = []
-    prose: list[str] = []
-    footnotes: dict[str, list[str]] = {}
+    cells, prose, footnotes = [], [], {}
     order: list[str] = []  # footnotes in the order of their first reference
     open_blocks: list[str] = []  # the `///` blocks we are in; each but a tab is one level of `> ` quote
 
