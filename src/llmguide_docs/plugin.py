@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from pytest import UsageError
 from pytest_markdown_docs._runners import DefaultRunner
 from pytest_markdown_docs.plugin import MarkdownInlinePythonItem
 
@@ -51,17 +52,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if threads is None:  # the xdist workers share the CPU: one thread each
         threads = 1 if os.environ.get("PYTEST_XDIST_WORKER") else TORCH_THREADS
     if config.getoption("--record-outputs") and config.getoption("numprocesses", None):  # xdist's -n
-        raise pytest.UsageError(
-            "--record-outputs gathers every block's lines in one process: run it without -n"
-        )
+        raise UsageError("--record-outputs gathers every block's lines in one process: run it without -n")
     if threads < 1:
-        raise pytest.UsageError(f"--torch-threads must be at least 1, got {threads}")
+        raise UsageError(f"--torch-threads must be at least 1, got {threads}")
     # The kernel inherits the thread count but not the in-process seed shifting: refuse rather than measure a
     # spread that is not there.
     if config.getoption("--chapters-as-notebooks") and config.getoption("--seed-offset"):
-        raise pytest.UsageError(
-            "--seed-offset shifts seeds in the test process only: run the pages block by block"
-        )
+        raise UsageError("--seed-offset shifts seeds in the test process only: run the pages block by block")
     config.pluginmanager.register(Harness(config, threads), "llmguide-docs-harness")
 
 
@@ -163,9 +160,7 @@ class PageItem(pytest.Item):
 
 class PageFile(pytest.File):
     def collect(self) -> list[PageItem]:
-        names = ["[lint]"]
-        if site.is_chapter(self.path, listed=False):
-            names.append("[structure]")
+        names = ["[lint]", "[structure]"] if site.is_chapter(self.path, listed=False) else ["[lint]"]
         if self.config.getoption("--chapters-as-notebooks") and site.is_chapter(self.path):
             names.append("[notebook]")
         return [PageItem.from_parent(self, name=name) for name in names]
