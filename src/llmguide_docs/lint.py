@@ -149,10 +149,8 @@ def ruff_problems(path: Path, text: str) -> list[str]:
         for i, chain in enumerate(chains):
             (Path(tmp) / f"chain{i}.py").write_text("\n".join(chain) + "\n", "utf8")
         result = _ruff(["check", "--output-format", "json", "--extend-ignore", "E402", "."], Path(tmp))
-    found = [
-        f"{path}:{p['location']['row']}: ruff {p['code']}: {p['message']}"
-        for p in json.loads(result.stdout or "[]")
-    ]
+    reported = json.loads(result.stdout or "[]")
+    found = [f"{path}:{p['location']['row']}: ruff {p['code']}: {p['message']}" for p in reported]
     formatted = [f.body for f in pages.fences(format_page(text)) if f.runs]
     for f, body in zip(blocks, formatted, strict=True):
         if body != f.body:

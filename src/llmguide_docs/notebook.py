@@ -142,7 +142,7 @@ def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = N
     lines = text.split("\n")
     title = next((line[2:].strip() for line in lines if line.startswith("# ")), path.stem)
     cells, prose, footnotes = [], [], {}
-    order: list[str] = []  # footnotes in the order of their first reference
+    order: dict[str, int] = {}  # footnote -> its number: footnotes in the order of their first reference
     open_blocks: list[str] = []  # the `///` blocks we are in; each but a tab is one level of `> ` quote
 
     def quote() -> str:
@@ -159,9 +159,7 @@ def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = N
         cells.append(new_code_cell(source, metadata={"llmguide": meta}))
 
     def footnote(m: re.Match) -> str:
-        if m["id"] not in order:
-            order.append(m["id"])
-        return f"<sup>{order.index(m['id']) + 1}</sup>"
+        return f"<sup>{order.setdefault(m['id'], len(order) + 1)}</sup>"
 
     code_cell(install_cell(chapter_imports(list(blocks.values())), ref), role="install")
     n, in_comment = 0, False
