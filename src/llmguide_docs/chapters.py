@@ -174,7 +174,7 @@ def _check_page(rel: Callable[[Path], str], docs: Path, page: Path) -> Iterator[
 
 def chapter_problems(page: Path) -> list[str]:
     """Everything the checklist asks of a chapter that `page` misses, each as `FILE:LINE: message`."""
-    page = Path(page).resolve()
+    page = page.resolve()
     root, config, docs = site.project(page)  # the plugin asks it of a chapter's page only (site.is_chapter)
 
     def rel(path: Path) -> str:

@@ -133,7 +133,6 @@ def _rewrite_links(line: str, base: str, page: Path) -> str:
 
 def chapter_notebook(path: Path, text: str | None = None, *, ref: str | None = None) -> Any:
     """The notebook of a chapter page: see the module docstring for what becomes what."""
-    path = Path(path)
     text = path.read_text("utf8") if text is None else text
     base = site_url()
     url = page_url(path.name, base)

@@ -220,12 +220,11 @@ class Harness:
         page = self.config.rootpath / path
         if page.suffix != ".md" or not page.is_file():
             return
-        if page not in self.counts:  # what the page holds: blocks not run (notest), output lines by kind
+        if (counts := self.counts.get(page)) is None:  # what the page holds: notest blocks, output lines
             text = page.read_text("utf8")
             counts = self.counts[page] = Counter(outputs.kind_of(raw) for _, raw in pages.output_lines(text))
             python = [f for f in pages.fences(text) if f.lang in pages.PYTHON]
             counts["not run"], counts["blocks"] = sum(f.notest for f in python), sum(f.runs for f in python)
-        counts = self.counts[page]
         if name in ("[lint]", "[structure]"):
             return
         counts["notebook"] |= name == "[notebook]"

@@ -46,7 +46,6 @@ def project(path: Path) -> tuple[Path, dict[str, Any], Path] | None:
 def is_chapter(path: Path, *, listed: bool = True) -> bool:
     """Whether `path` is a chapter of its project: a page directly in the docs folder, other than the
     introduction and contributing, and (with `listed`) in the nav."""
-    path = Path(path)
     found = project(path) if path.suffix == ".md" and path.name not in NOT_CHAPTERS else None
     if found is None or path.resolve().parent != found[2]:
         return False
