@@ -16,6 +16,7 @@ import torch  # imported before the inline runs: pytester drops the modules a ru
 
 from llmguide_docs.lint import problems as lint_markdown
 from llmguide_docs.pages import fences as scan_fences
+from llmguide_docs.plugin import work_unit
 
 HERE = Path(__file__).parent
 FENCE = "```"
@@ -466,3 +467,13 @@ def test_the_site_build_imports_no_pytest():
     result = subprocess.run([sys.executable, "-c", code], cwd=HERE.parent, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_each_solution_notebook_is_a_work_unit_of_its_own_and_a_page_is_one_unit():
+    solution = "tests/test_notebooks.py::test_solution_notebook_runs_in_a_fresh_kernel[{}]"
+    units = {work_unit(solution.format(name)) for name in ("serving", "tokens", "memory")}
+    assert len(units) == 3  # three workers could run them at once
+    other = "tests/test_notebooks.py::test_install_cell_installs_only_what_is_missing"
+    assert work_unit(other) == work_unit(other + "_too") == "tests/test_notebooks.py"  # the rest: per file
+    blocks = ["docs/memory.md::[CodeFence#1][line:10]", "docs/memory.md::[CodeFence#2][line:30]"]
+    assert {work_unit(b) for b in blocks} == {"docs/memory.md"}  # a chain of blocks stays in one worker

@@ -35,6 +35,15 @@ TORCH_THREADS = 2  # the default of `--torch-threads`
 COLUMNS = ("ran", "failed", "not run", EXACT, MEASURED, EXAMPLE)  # of the per-page report
 SUMMARY_HEAD = "### Docs blocks per page\n\n| page | ran | failed | not run | exact lines | measured lines |"
 SUMMARY_HEAD += " examples | seconds |\n| --- |" + " ---: |" * 7  # the report's table, on GitHub Actions
+# Tests that each run a notebook in a fresh kernel, for tens of seconds: under `--dist loadfile` each is a
+# work unit of its own, queued right after the chapters, so that the workers share them instead of one worker
+# running them all, last.
+LONG_TESTS = "tests/test_notebooks.py::test_solution_notebook_runs_in_a_fresh_kernel["
+
+
+def work_unit(nodeid: str) -> str:
+    """What pytest-xdist sends to one worker as a whole: a long test alone, else its file (a page, a module)."""
+    return nodeid if nodeid.startswith(LONG_TESTS) else nodeid.split("::", 1)[0]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -204,12 +213,26 @@ class Harness:
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Under --chapters-as-notebooks a chapter's blocks run in its `[notebook]` item: deselect the block
-        items, and run the chapters first, so that the xdist workers start on the longest tests."""
+        items, and run the chapters first, then the LONG_TESTS, so that the xdist workers start on the longest
+        tests."""
         chapters = {item.path for item in items if item.name == "[notebook]"}
         drop = [i for i in items if isinstance(i, MarkdownInlinePythonItem) and i.path in chapters]
         if drop:
             self.config.hook.pytest_deselected(items=drop)
-        items[:] = sorted((i for i in items if i not in drop), key=lambda i: i.path not in chapters)
+        first = lambda i: (i.path not in chapters, not i.nodeid.startswith(LONG_TESTS))  # noqa: E731
+        items[:] = sorted((i for i in items if i not in drop), key=first)
+
+    @pytest.hookimpl(tryfirst=True, optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        if config.getoption("dist") != "loadfile":
+            return None
+        from xdist.scheduler import LoadFileScheduling
+
+        class Scheduling(LoadFileScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                return work_unit(nodeid)
+
+        return Scheduling(config, log)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.failed and self.record:
