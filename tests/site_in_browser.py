@@ -5,17 +5,15 @@ pointing at it (default `site/`); not named `test_*.py`, so the unit tests, run 
 Every page, served from 127.0.0.1 and opened in headless Chromium, has:
 
 - no console error, no uncaught exception and no request to another host: the guide works offline and tells
-  no third party who reads it (the browser's own requests, such as update checks, never reach the handler);
+  no third party who reads it;
 - its math typeset: every `.arithmatex` element (the pages' math, and the notebook pages' after
   llmguide_docs/hooks.py) holds KaTeX's output without error, no `$...$` is left raw in a notebook's Markdown
-  cell, and a page whose source has math shows some (a `$` in the HTML is no sign: mkdocs-jupyter's CSS has
-  `content:"$"`);
+  cell, and a page whose source has math shows some;
 - every image decoded, and on a chapter, a link under its title that downloads a valid notebook of it.
 
 Search lists each chapter for its key term, and every solutions page; the palette switches to the dark scheme
 and back, the figures keeping their contrast. Where no Chromium or Chrome is installed the file is skipped
-with a notice, unless REQUIRE_BROWSER=1 (CI sets it), where that fails.
-"""
+with a notice, unless REQUIRE_BROWSER=1 (CI sets it), where that fails."""
 
 from __future__ import annotations
 
@@ -144,7 +142,7 @@ _IMAGES = """async () => Promise.all([...document.images].map(async img => {
 
 def source_has_math(rel: str, html: str) -> bool:
     """Whether the source of a built page has math: arithmatex's markup, or `$...$` in a notebook's cells."""
-    if 'class="arithmatex"' in html:
+    if 'class="arithmatex"' in html:  # (a `$` in the HTML is no sign: mkdocs-jupyter's CSS has `content:"$"`)
         return True
     # A notebook page, solutions/NAME/index.html, made from solutions/NAME.ipynb.
     source = DOCS / f"{rel.removesuffix('/index.html')}.ipynb"

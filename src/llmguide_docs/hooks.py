@@ -1,17 +1,14 @@
 """MkDocs hooks (mkdocs.yml `hooks:` names this file): chapter notebooks, solutions, math on notebook pages.
 
 - Each chapter's notebook is made from its page (llmguide_docs.notebook) as `notebooks/NAME.ipynb`, a
-  download, not a page: nothing is committed, so nothing can drift from the page.
-- The solutions (`docs/solutions/*.ipynb`, committed without outputs) render from the executed copies that
-  tests/test_notebooks.py writes under `build/notebooks/`; a copy missing, or whose cells differ from the
-  source, is an error in a strict build (`make solutions` runs them again).
-- Notebook pages lose nbconvert's MathJax `<script>`, its configuration and its Mermaid import from a CDN:
-  the site loads nothing from elsewhere and has its own KaTeX. Their Markdown cells' raw `$...$` is wrapped
-  as `pymdownx.arithmatex` wraps the pages' math, so `javascripts/katex-init.js` typesets both from the same
-  markup (not by spotting `$` pairs), and the browser tests can require every such element typeset.
-- Under `mkdocs serve` only (`make serve`): a figure not drawn yet is served as a placeholder SVG at its own
-  address, a solution not run yet renders without outputs under a note, and `build/notebooks/` is watched.
-"""
+  download: nothing is committed, so nothing can drift from the page.
+- The solutions render from the executed copies that tests/test_notebooks.py writes under `build/notebooks/`;
+  a copy missing, or whose cells differ from the source, is an error in a strict build.
+- Notebook pages lose nbconvert's MathJax, its configuration and its Mermaid import from a CDN (the site loads
+  nothing from elsewhere), and their Markdown cells' `$...$` is wrapped as `pymdownx.arithmatex` wraps the
+  pages' math, so that the site's KaTeX typesets both from the same markup and the browser tests can check it.
+- Under `mkdocs serve` only: a figure not drawn yet is served as a placeholder SVG, a solution not run yet
+  renders without outputs under a note, and `build/notebooks/` is watched."""
 
 from __future__ import annotations
 

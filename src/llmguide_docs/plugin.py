@@ -35,9 +35,8 @@ TORCH_THREADS = 2  # the default of `--torch-threads`
 COLUMNS = ("ran", "failed", "not run", EXACT, MEASURED, EXAMPLE)  # of the per-page report
 SUMMARY_HEAD = "### Docs blocks per page\n\n| page | ran | failed | not run | exact lines | measured lines |"
 SUMMARY_HEAD += " examples | seconds |\n| --- |" + " ---: |" * 7  # the report's table, on GitHub Actions
-# Tests that each run a notebook in a fresh kernel, for tens of seconds: under `--dist loadfile` each is a
-# work unit of its own, queued right after the chapters, so that the workers share them instead of one worker
-# running them all, last.
+# Tests that each run a notebook in a fresh kernel for tens of seconds: under `--dist loadfile` each is a unit
+# of its own, queued after the chapters, so that the workers share them instead of one running them all last.
 LONG_TESTS = "tests/test_notebooks.py::test_solution_notebook_runs_in_a_fresh_kernel["
 
 
@@ -78,9 +77,7 @@ def _shift_seeds(patch: pytest.MonkeyPatch, offset: int) -> None:
         def manual_seed(self, seed: int) -> Generator:
             return super().manual_seed(seed + offset)
 
-    def shifted(seed: Any) -> Any:
-        return seed + offset if isinstance(seed, int) else seed
-
+    shifted = lambda seed: seed + offset if isinstance(seed, int) else seed  # noqa: E731
     manual_seed, default_rng, random_seed = torch.manual_seed, np.random.default_rng, random.Random.seed
     patch.setattr(torch, "manual_seed", lambda seed: manual_seed(seed + offset))
     patch.setattr(torch, "Generator", Generator)
@@ -213,8 +210,7 @@ class Harness:
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         """Under --chapters-as-notebooks a chapter's blocks run in its `[notebook]` item: deselect the block
-        items, and run the chapters first, then the LONG_TESTS, so that the xdist workers start on the longest
-        tests."""
+        items. Run the chapters, then the LONG_TESTS first: the xdist workers start on the longest tests."""
         chapters = {item.path for item in items if item.name == "[notebook]"}
         drop = [i for i in items if isinstance(i, MarkdownInlinePythonItem) and i.path in chapters]
         if drop:
