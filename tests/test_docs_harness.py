@@ -95,6 +95,16 @@ def test_raising_block_names_file_and_line(run_page):
     result.stdout.fnmatch_lines([f"{page}:5: this block raised an exception", "*RuntimeError: boom*"])
 
 
+def test_a_block_raising_type_error_runs_once_and_is_reported(run_page, tmp_path):
+    # pytest-markdown-docs calls a runner again when it raises TypeError (its shim for runners written before
+    # `asyncio_runner`): the block's own TypeError must not make it, and the blocks it continues, run twice.
+    runs = tmp_path / "runs.txt"
+    result, page = run_page(f"# P\n\n'''python\nopen({str(runs)!r}, 'a').write('ran')\nlen(5)\n'''\n")
+    result.assert_outcomes(failed=1, passed=1)
+    assert runs.read_text() == "ran"
+    result.stdout.fnmatch_lines([f"{page}:3: this block raised an exception", "*TypeError*len()*"])
+
+
 def test_stale_output_fails_naming_the_line(run_page):
     result, page = run_page("# P\n\n'''python\nprint(6 * 7)\n#> 41\n'''\n")
     result.assert_outcomes(failed=1, passed=1)

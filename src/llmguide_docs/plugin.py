@@ -92,7 +92,9 @@ class BlockRunner(DefaultRunner):
         self.checker = checker
         self.chains: dict[Path, tuple[str, dict[str, Any]]] = {}  # page -> (last chain run whole, namespace)
 
-    def runtest(self, test: Any, args: dict[str, Any], *, asyncio_runner: Any = None) -> None:
+    # No `asyncio_runner` parameter, on purpose: pytest-markdown-docs passes one, gets a TypeError before any
+    # block runs and calls again without it. Accepting it would let a block's own TypeError set off that retry.
+    def runtest(self, test: Any, args: dict[str, Any]) -> None:
         path, filename, first = Path(test.source_path), str(test.source_path), test.start_line + 1
         own, shown = pages.statements(path, test.source, first)
         earlier = "\n".join(test.source.split("\n")[: first - 1]).rstrip()
