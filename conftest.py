@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 from pathlib import Path
 
@@ -27,7 +27,7 @@ if _missing:
 else:
     # An editable install made from another clone imports that clone's code, and every test here would
     # silently test it: refuse, saying how to fix it.
-    _imported = Path(importlib.util.find_spec("llmguide").origin).resolve().parent
+    _imported = Path(sys.modules["llmguide"].__file__).resolve().parent
     if not _imported.is_relative_to((ROOT / "src").resolve()):
         _problem = (
             f"llmguide is imported from {_imported}, not from this clone's src/ ({ROOT / 'src'}): run "

@@ -175,7 +175,9 @@ def _check_page(rel: Callable[[Path], str], docs: Path, page: Path) -> Iterator[
 def chapter_problems(page: Path) -> list[str]:
     """Everything the checklist asks of a chapter that `page` misses, each as `FILE:LINE: message`."""
     page = page.resolve()
-    root, config, docs = site.project(page)  # the plugin asks it of a chapter's page only (site.is_chapter)
+    if (found := site.project(page)) is None:
+        return [f"{page}: no mkdocs.yml above the page"]
+    root, config, docs = found
 
     def rel(path: Path) -> str:
         return Path(os.path.relpath(path, root)).as_posix()

@@ -134,9 +134,9 @@ def figures(text: str) -> tuple[list[tuple[int, re.Match]], dict[str, int]]:
     """(line, match) of each figure `![alt](figures/NAME.svg)` the page shows outside fences, and each NAME a
     runnable block draws with `save_figure(..., "NAME")` -> the line of the first such block."""
     drawn: dict[str, int] = {}
-    for f in fences(text):
+    for f in (found := fences(text)):
         for line in f.body if f.runs else ():
             for name in _QUOTED_NAME.findall(line.partition("save_figure(")[2]):
                 drawn.setdefault(name, f.line)
-    fenced, lines = fenced_lines(text), enumerate(text.split("\n"), start=1)
+    fenced, lines = {n for f in found for n in f.lines}, enumerate(text.split("\n"), start=1)
     return [(n, m) for n, line in lines if n not in fenced for m in FIGURE.finditer(line)], drawn

@@ -154,11 +154,11 @@ class PageItem(pytest.Item):
     """A check of a whole page: `[lint]`, `[structure]` or `[notebook]`."""
 
     def runtest(self) -> None:
-        if found := JOBS[self.name][0](self):  # one `FILE:LINE: message` a line
-            raise AssertionError("\n".join(found))
+        if found := JOBS[self.name][0](self):  # one `FILE:LINE: message` a line, shown without a traceback
+            pytest.fail("\n".join(found), pytrace=False)
 
     def repr_failure(self, excinfo: Any, style: Any = None) -> str:
-        if isinstance(excinfo.value, AssertionError):  # the problems found, OutputMismatch, NotebookCellError
+        if isinstance(excinfo.value, (OutputMismatch, notebook.NotebookCellError)):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style)
 
@@ -214,9 +214,9 @@ class Harness:
         """Under --chapters-as-notebooks a chapter's blocks run in its `[notebook]` item: deselect the block
         items. Run the chapters, then the LONG_TESTS first: the xdist workers start on the longest tests."""
         chapters = {item.path for item in items if item.name == "[notebook]"}
-        drop = [i for i in items if isinstance(i, MarkdownInlinePythonItem) and i.path in chapters]
+        drop = {i for i in items if isinstance(i, MarkdownInlinePythonItem) and i.path in chapters}
         if drop:
-            self.config.hook.pytest_deselected(items=drop)
+            self.config.hook.pytest_deselected(items=list(drop))
         first = lambda i: (i.path not in chapters, not i.nodeid.startswith(LONG_TESTS))  # noqa: E731
         items[:] = sorted((i for i in items if i not in drop), key=first)
 
