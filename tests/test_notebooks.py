@@ -316,3 +316,22 @@ def test_a_failed_solution_check_leaves_no_executed_copy(tmp_path: Path, monkeyp
     with pytest.raises(AssertionError, match=r"## Exercise 1 \(cell 1\)"):
         test_solution_notebook_runs_in_a_fresh_kernel(source, tmp_path, lambda *a: None)
     assert not stale.exists()
+
+
+@pytest.mark.parametrize("last", ["print('done')", "raise ValueError('planted')"])
+def test_a_notebook_run_ends_its_kernel(tmp_path: Path, last: str):
+    """The kernel runs in the work folder and is gone when the run returns, whether its cells passed or one
+    raised: a session of many notebooks does not hold one idle kernel (about 0.5 GB each) per notebook run."""
+    import psutil
+
+    first = "import os\nprint(os.getpid(), os.getcwd())"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(first), nbformat.v4.new_code_cell(last)])
+    try:
+        pagenotebooks.execute_notebook(nb, tmp_path, tmp_path / "figures", lambda i: f"cell {i}")
+    except pagenotebooks.NotebookCellError as error:
+        assert "planted" in str(error) and last.startswith("raise")
+    else:
+        assert nb.cells[1].outputs[0]["text"] == "done\n"
+    pid, cwd = nb.cells[0].outputs[0]["text"].split()
+    assert Path(cwd).resolve() == tmp_path.resolve()
+    assert not psutil.pid_exists(int(pid)) or psutil.Process(int(pid)).status() == psutil.STATUS_ZOMBIE

@@ -260,11 +260,12 @@ def execute_notebook(
     env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1", LLMGUIDE_FIGURE_DIR=str(figure_dir))
     env.pop("MPLBACKEND", None)  # the harness's Agg; the kernel shows figures inline
     # The kernel this interpreter runs (the `python3` spec names `python`, which jupyter_client maps to
-    # sys.executable), talking over local sockets (ipc) rather than TCP; a cell may run for 600 s.
+    # sys.executable), talking over local sockets (ipc) rather than TCP; a cell may run for 600 s. nbclient
+    # shuts down only a kernel whose manager it made: cleanup_kc ends this one too, at once, when the run ends.
     km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(workdir / "kernel"))
-    client = NotebookClient(nb, km=km, timeout=600, resources={"metadata": {"path": str(workdir)}})
+    client = NotebookClient(nb, km=km, timeout=600, shutdown_kernel="immediate")
     start = time.perf_counter()
-    with client.setup_kernel(env=env):
+    with client.setup_kernel(env=env, cwd=str(workdir), cleanup_kc=True):
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
