@@ -139,11 +139,12 @@ def make_optimizer(
     """The AdamW that `train` steps: weight decay on the matrices (2-D and up) only, not on biases and gains.
 
     Fused on the CPU, CUDA and MPS: one kernel updates every parameter, instead of a Python loop over them
-    (torch's default on the CPU, and nanoGPT's there) or the multi-tensor (`foreach`) path. On a 2-core AMD
-    EPYC it steps the 858,880 parameters of `benchmarks/train_step.py`'s model in 4.0 ms, against 8.3 ms for
-    the loop and 10.6 ms for `foreach`, and a 120,576-parameter model in 0.57 ms against 2.09 and 1.32
-    (`benchmarks/RESULTS.md`). It is the loop's update up to float rounding: after 60 steps of a small model
-    the weights differ by about 1e-6 (`tests/test_train_optimizer.py`), as another CPU's would.
+    (torch's default on the CPU, and nanoGPT's there) or the multi-tensor (`foreach`) path. At one thread of a
+    2-core AMD EPYC it steps the 858,880 parameters of `benchmarks/train_step.py`'s model in 2.9 ms, against
+    6.0 ms for the loop and 6.6 ms for `foreach`, and a 120,576-parameter model in 0.45 ms against 1.62 and 1.04
+    (`benchmarks/adamw_step.py`, `benchmarks/RESULTS.md`). It is the loop's update up to float rounding:
+    after 60 steps of a small model the weights differ by about 1e-6 (`tests/test_train_optimizer.py`), as
+    another CPU's would.
 
     For example:
 
