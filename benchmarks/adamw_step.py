@@ -4,7 +4,8 @@ The parameters are those of two GPTs with random gradients: `benchmarks/train_st
 block 256, 858,880 parameters) and the character model of `docs/transformers.md` (n_layer=2, n_embd=64,
 block 64, 120,576 parameters). Each implementation steps the same parameters in turn, `--rounds` rounds of
 `--steps` steps, and the table gives the median milliseconds per step over the rounds.
-`llmguide.train.make_optimizer`, which `train` uses, picks the fused kernel.
+`llmguide.train.make_optimizer`, which `train` uses, picks `foreach` on the CPU (`benchmarks/RESULTS.md` says why
+not the fused kernel).
 
     .venv/bin/python benchmarks/adamw_step.py --threads 1
 """

@@ -6,8 +6,8 @@ of 256 byte tokens (vocab 256), for n_layer=4, n_head=4, n_embd=128 (858,880 par
 - **Baseline:** the structure of Karpathy's nanoGPT `model.py` (MIT licence), in `benchmarks/nanogpt.py`, with
   nanoGPT's `configure_optimizers` (weight decay on matrices only, betas (0.9, 0.95), fused only on CUDA: on
   the CPU, torch's single-tensor loop) and `train.py`'s `clip_grad_norm_`.
-- **llmguide:** `llmguide.model.GPT` with `llmguide.train.make_optimizer`, the AdamW that `train` steps (fused
-  on the CPU too), and the same clipping.
+- **llmguide:** `llmguide.model.GPT` with `llmguide.train.make_optimizer`, the AdamW that `train` steps
+  (`foreach` on the CPU), and the same clipping.
 - `--same-optimizer` gives both models nanoGPT's optimizer: the models alone. They run the same aten
   operators, apart from the llmguide model's check of the token ids (`tests/test_model.py` counts them).
 
