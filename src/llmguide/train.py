@@ -137,7 +137,7 @@ def make_optimizer(
 
     Fused on CUDA. On the CPU, the multi-tensor (`foreach`) implementation: the same arithmetic as torch's
     single-tensor loop (the same weights, bit for bit, `tests/test_train_optimizer.py`), at less overhead
-    for the guide's small models (0.28 to 0.64 of the loop's time for a 120,576-parameter model,
+    for the guide's small models (0.58 to 0.64 of the loop's time for a 120,576-parameter model,
     `benchmarks/adamw_step.py`). torch's fused CPU kernel is faster still (a quarter to a half of the loop's
     time) but rounds differently, and with it one assert of `docs/prompting.md` failed at 2 and 4 torch
     threads: it waits until the pages are checked again with it (`benchmarks/RESULTS.md`).
